@@ -9,7 +9,16 @@ import { JOB_METRICS } from "../monitoring/jobMetrics";
 import { DISTRIBUTION, DISTRIBUTION_ENV_WORDS, durationSeconds } from "../shared/facts";
 import { renderShellScript } from "../shared/shellScript";
 import { type JobReporting, reportingParams } from "../upkeep/reporting";
-import { MIRROR_COMMAND, MIRROR_FILES, type MirrorFileName, type MirrorSpec, quantityBytes, renderMirrorFiles } from "./mirrors";
+import {
+    MIRROR_COMMAND,
+    MIRROR_FILES,
+    type MirrorFileName,
+    type MirrorSpec,
+    type MirrorWarm,
+    quantityBytes,
+    renderMirrorFiles,
+} from "./mirrors";
+import { renderWarmScript, warmListHash } from "./warm";
 
 /** Where one cache lives on the external host. */
 export interface HostMirrorPaths {
@@ -140,13 +149,55 @@ export function mirrorPruneScript(mirrors: readonly PrunedMirror[], reporting?: 
     });
 }
 
-/** /etc/cron.d file that runs the prune script every hour (root, output to syslog). */
-export function mirrorCronFile(pruneScript: string): string {
+/** A cache's warm run on the host: its script's path and its schedule. */
+export interface HostWarm {
+    readonly script: string;
+    readonly schedule: string;
+}
+
+/**
+ * /etc/cron.d file that runs the prune script every hour and each cache's warm script on its schedule
+ * (root, output to syslog: tags dso-registry-mirrors and dso-registry-mirror-warm).
+ */
+export function mirrorCronFile(pruneScript: string, warms: readonly HostWarm[] = []): string {
     return [
         "# Managed by dso-registry: size limit of the pull-through caches. See docs/mirrors.md.",
         "SHELL=/bin/sh",
         "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         `17 * * * * root ${pruneScript} 2>&1 | logger -t dso-registry-mirrors`,
+        ...warms.map((w) => `${w.schedule} root ${w.script} 2>&1 | logger -t ${HOST_WARM_LOG_TAG}`),
+        "",
+    ].join("\n");
+}
+
+/** The syslog tag of every warm run on the host: `journalctl -t dso-registry-mirror-warm`. */
+export const HOST_WARM_LOG_TAG = "dso-registry-mirror-warm";
+
+/** Where a cache's warm script goes on the host, beside the prune script. */
+export function hostWarmScriptPath(binDir: string, spec: Pick<MirrorSpec, "pathName">): string {
+    return `${binDir}/dso-registry-mirror-warm-${spec.pathName}`;
+}
+
+/** A cache's warm script on the host: curl over the cache's own unix socket (root's, as cron and `up` run it). */
+export function hostWarmScript(paths: HostMirrorPaths, warm: MirrorWarm): string {
+    return renderWarmScript(warm, {
+        base: "http://localhost",
+        client: "curl",
+        unixSocket: paths.socket,
+        cacheLogs: `docker logs ${paths.container}`,
+    });
+}
+
+/**
+ * What `up` runs when a cache's warm list changes (its hash is in the text, so a changed list runs it
+ * again): the warm script in the background, its lines to syslog. `up` does not wait for it: a warm run
+ * fetches from the upstream, which may be slow or not reachable yet.
+ */
+export function hostWarmRunScript(script: string, upstream: string, warm: Pick<MirrorWarm, "images" | "platforms">): string {
+    return [
+        `# warm list ${warmListHash(warm)}`,
+        `nohup sh -c '${script} 2>&1 | logger -t ${HOST_WARM_LOG_TAG}' </dev/null >/dev/null 2>&1 &`,
+        `echo "warming the cache of ${upstream} in the background; its lines: journalctl -t ${HOST_WARM_LOG_TAG}"`,
         "",
     ].join("\n");
 }

@@ -5,6 +5,7 @@
  * registry's data directory, and the hourly prune job that holds each cache to its `maxSize`. The
  * front (CaddySite) routes `/v2/mirrors/<upstream>/` to the `routes` this component exposes.
  */
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { DISTRIBUTION_ENV_WORDS } from "../shared/facts";
 import { fingerprint } from "../shared/fingerprint";
@@ -22,8 +23,12 @@ import {
 import { HostFilesCheck, type HostFilesCheckArgs, recreatingScript } from "../shared/hostFilesCheck";
 import { typeToken } from "../shared/typeToken";
 import {
+    type HostWarm,
     hostMirrorFiles,
     hostMirrorPaths,
+    hostWarmRunScript,
+    hostWarmScript,
+    hostWarmScriptPath,
     mirrorContainerDeleteScript,
     mirrorContainerScript,
     mirrorCronFile,
@@ -74,7 +79,12 @@ export interface HostCachePlan {
     readonly run: PlannedHostCommand;
     /** The read-back of its files, after the run. */
     readonly filesCheck: { readonly name: string; readonly args: HostFilesCheckArgs };
+    /** With `warm`: its warm script, and the command that runs it (in the background) when the list changes, after the run. */
+    readonly warm?: { readonly script: PlannedHostFile; readonly run: PlannedHostCommand };
 }
+
+/** The name of the command that runs a cache's warm list when it changes (the preview's consequences summary finds it by it). */
+export const warmStepName = (name: string) => `${name}-warm`;
 
 /** What `MirrorCachesOnHost` registers, in this order, and exposes: `planMirrorCachesOnHost`. */
 export interface MirrorCachesOnHostPlan {
@@ -128,7 +138,19 @@ export function planMirrorCachesOnHost(name: string, args: MirrorCachesOnHostArg
             ...names.map((file) => mirrorFiles[file]),
         );
         const runScript = mirrorContainerScript(paths, args.image, fp, spec.hasCredentials);
+        const warmScriptPath = hostWarmScriptPath(path.posix.dirname(args.pruneScriptPath), spec);
+        const warm = spec.warm && {
+            script: {
+                name: `${role}-warm-script`,
+                args: { connection, path: warmScriptPath, mode: "0755", content: hostWarmScript(paths, spec.warm) },
+            },
+            run: {
+                name: warmStepName(role),
+                args: { connection, create: privileged(hostWarmRunScript(warmScriptPath, spec.upstream, spec.warm), connection.sudo) },
+            },
+        };
         const cache: HostCachePlan = {
+            ...(warm ? { warm } : {}),
             files,
             run: {
                 name: containerRunStepName(role),
@@ -144,12 +166,14 @@ export function planMirrorCachesOnHost(name: string, args: MirrorCachesOnHostArg
                 args: { connection, files: checked, afterRepair: privileged(recreatingScript(runScript), connection.sudo) },
             },
         };
-        return { cache, pruned: { paths, maxSize: spec.maxSize, maxAge: spec.ttl, remoteUrl: spec.remoteUrl } };
+        const warmed: HostWarm | undefined = spec.warm && { script: warmScriptPath, schedule: spec.warm.schedule };
+        return { cache, warmed, pruned: { paths, maxSize: spec.maxSize, maxAge: spec.ttl, remoteUrl: spec.remoteUrl } };
     });
     const pruned = caches.map((c) => c.pruned);
+    const warms = caches.flatMap((c) => (c.warmed ? [c.warmed] : []));
     return {
         caches: caches.map((c) => c.cache),
-        ...(pruned.length > 0 ? { prune: prunePlan(name, args, pruned) } : {}),
+        ...(pruned.length > 0 ? { prune: prunePlan(name, args, pruned, warms) } : {}),
         routes: pruned.map(({ paths }, i) => ({ pathName: args.mirrors[i]!.spec.pathName, upstream: `unix/${paths.socket}` })),
     };
 }
@@ -159,6 +183,7 @@ function prunePlan(
     name: string,
     args: MirrorCachesOnHostArgs,
     pruned: readonly PrunedMirror[],
+    warms: readonly HostWarm[],
 ): NonNullable<MirrorCachesOnHostPlan["prune"]> {
     const { connection } = args;
     const pruneReporting = args.reporting && {
@@ -169,7 +194,7 @@ function prunePlan(
     };
     const prune = [
         { path: args.pruneScriptPath, mode: "0755", content: mirrorPruneScript(pruned, pruneReporting) },
-        { path: args.cronFilePath, mode: "0644", content: mirrorCronFile(args.pruneScriptPath) },
+        { path: args.cronFilePath, mode: "0644", content: mirrorCronFile(args.pruneScriptPath, warms) },
     ];
     return {
         script: { name: `${name}-prune-script`, args: { connection, ...prune[0]! } },
@@ -191,6 +216,10 @@ export class MirrorCachesOnHost extends pulumi.ComponentResource {
             const files = cache.files.map((f) => new HostFile(f.name, f.args, { parent: this }));
             const run = hostCommand(cache.run.name, cache.run.args, { parent: this, dependsOn: files });
             new HostFilesCheck(cache.filesCheck.name, cache.filesCheck.args, { parent: this, dependsOn: [run] });
+            if (cache.warm) {
+                const script = new HostFile(cache.warm.script.name, cache.warm.script.args, { parent: this, dependsOn: [run] });
+                hostCommand(cache.warm.run.name, cache.warm.run.args, { parent: this, dependsOn: [script, run] });
+            }
         }
         if (plan.prune) {
             const { prune } = plan;

@@ -111,17 +111,18 @@ function startCache(): Promise<void> {
 }
 
 /** Runs the rendered warm script as the cluster's Job does: busybox's sh and wget, the cache's own address. */
-function runWarm(images = dockerHub.warm!.images): { code: number; output: string } {
+function runWarm(images = dockerHub.warm!.images, client: "busybox-wget" | "curl" = "busybox-wget"): { code: number; output: string } {
     const script = path.join(scratch, "warm.sh");
     writeFileSync(
         script,
         renderWarmScript(
             { images, platforms: dockerHub.warm!.platforms },
-            { base: `http://127.0.0.1:${CACHE_PORT}`, client: "busybox-wget", cacheLogs: "the cache's log" },
+            { base: `http://127.0.0.1:${CACHE_PORT}`, client, cacheLogs: "the cache's log" },
         ),
     );
+    // busybox-wget: the image's tools alone; curl: the host's (this machine's curl, as the host's cron runs it).
     const bin = imageBin();
-    const r = ns.run(path.join(bin, "env"), [`PATH=${bin}`, "sh", script]);
+    const r = client === "curl" ? ns.run("sh", [script]) : ns.run(path.join(bin, "env"), [`PATH=${bin}`, "sh", script]);
     return { code: r.code, output: `${r.stdout}\n${r.stderr}` };
 }
 
@@ -306,6 +307,12 @@ describe("a cache warmed ahead of need, with real containerd, Caddy and Distribu
         // layer, the index, and for each of its two listed platforms a manifest, a config and a layer (not s390x's).
         for (let i = 0; i < 600 && cachedBlobs().length < 10; i++) await new Promise((r) => setTimeout(r, 100));
         expect(cachedBlobs()).toHaveLength(10);
+    });
+
+    test("the external host's client (curl) reads the same list the same way", () => {
+        const result = runWarm(dockerHub.warm!.images, "curl");
+        expect(result.code, result.output).toBe(0);
+        expect(result.output).toContain("warm: fetched library/multi:1 (linux/amd64 linux/arm64/v8, 4 blobs)");
     });
 
     test("with the upstream stopped, containerd pulls every listed image and platform; an unlisted image or platform fails", async () => {

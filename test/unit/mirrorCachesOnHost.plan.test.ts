@@ -11,6 +11,7 @@ import {
     type MirrorCachesOnHostPlan,
     planMirrorCachesOnHost,
 } from "../../components/mirrors/mirrorCachesOnHost";
+import { mirrorWarm } from "../../components/mirrors/warm";
 import { DOCKER_HUB_MIRROR, GHCR_MIRROR } from "../support/placementFixtures";
 
 const none: MirrorCachesOnHostArgs = {
@@ -103,5 +104,46 @@ describe("planMirrorCachesOnHost", () => {
             { pathName: "docker.io", upstream: "unix//run/dso-registry-mirrors/docker.io/registry.sock" },
             { pathName: "ghcr.io", upstream: "unix//run/dso-registry-mirrors/ghcr.io/registry.sock" },
         ]);
+    });
+});
+
+describe("planMirrorCachesOnHost with a warm list", () => {
+    const warmed = (images: string[]): MirrorCachesOnHostArgs => ({
+        ...none,
+        mirrors: [
+            { spec: { ...DOCKER_HUB_MIRROR, warm: mirrorWarm("docker.io", { images, schedule: "0 5 * * *" }) } },
+            { spec: GHCR_MIRROR, envFile: "x\n" },
+        ],
+    });
+
+    it("places the warm script beside the prune script, runs it from up, and adds its schedule to the cron file; a cache without warm has none", () => {
+        const p = plan(warmed(["nginx:1.27"]));
+        const [hub, ghcr] = p.caches;
+        expect(ghcr?.warm).toBeUndefined();
+        expect(hub?.warm?.script.name).toBe("mirrors-docker-io-warm-script");
+        expect(hub?.warm?.script.args).toMatchObject({ path: "/usr/local/sbin/dso-registry-mirror-warm-docker.io", mode: "0755" });
+        const script = String(hub?.warm?.script.args.content);
+        expect(script).toContain("HTTP_CLIENT='curl'");
+        expect(script).toContain("UNIX_SOCKET='/run/dso-registry-mirrors/docker.io/registry.sock'");
+        expect(script).toContain("IMAGES='library/nginx 1.27'");
+        expect(hub?.warm?.run.name).toBe("mirrors-docker-io-warm");
+        expect(String(hub?.warm?.run.args.create)).toMatch(
+            /nohup sh -c .*dso-registry-mirror-warm-docker\.io 2>&1 \| logger -t dso-registry-mirror-warm/,
+        );
+        expect(String(p.prune?.cron.args.content)).toContain(
+            "0 5 * * * root /usr/local/sbin/dso-registry-mirror-warm-docker.io 2>&1 | logger -t dso-registry-mirror-warm",
+        );
+    });
+
+    it("a changed list changes what up runs (so it runs again); the cache's container command does not change", () => {
+        const a = plan(warmed(["nginx:1.27"])).caches[0]!;
+        const b = plan(warmed(["nginx:1.28"])).caches[0]!;
+        expect(a.warm?.run.args.create).not.toEqual(b.warm?.run.args.create);
+        expect(a.run).toEqual(b.run);
+        expect(a.files).toEqual(b.files);
+    });
+
+    it("without a warm list the cron file is as before", () => {
+        expect(String(plan(two).prune?.cron.args.content)).not.toContain("warm");
     });
 });

@@ -398,6 +398,43 @@ const CASES: readonly (readonly [string, readonly PreviewStep[], Expected])[] = 
         [["cache", "cache ghcr-io is removed with its storage"]],
     ],
     [
+        "a cache's warm list changed on the external host: a run in the background, nothing restarted",
+        [
+            step({
+                op: "update",
+                chain: [HOST, "dso-registry:mirrors:MirrorCachesOnHost", REMOTE],
+                name: "registry-host-mirrors-docker-io-warm",
+                parent: urn([HOST, "dso-registry:mirrors:MirrorCachesOnHost"], "registry-host-mirrors"),
+                olds: { connection, create: "# warm list 111111111111\n" },
+                news: { connection, create: "# warm list 222222222222\n" },
+            }),
+        ],
+        [
+            [
+                "cache",
+                "cache docker-io's warm list runs (in the background on the host, not awaited by up): it fetches the listed images from the upstream into the cache; nothing is restarted",
+            ],
+        ],
+    ],
+    [
+        "a cache's new warm list in the cluster: a new Job, nothing restarted; the old Job's delete says nothing",
+        [
+            step({
+                op: "create",
+                chain: [IN_CLUSTER, "kubernetes:batch/v1:Job"],
+                name: "registry-job-registry-mirror-docker-io-warm-0123abcd",
+                news: { metadata: { name: "registry-mirror-docker-io-warm-0123abcd" } },
+            }),
+            step({
+                op: "delete",
+                chain: [IN_CLUSTER, "kubernetes:batch/v1:Job"],
+                name: "registry-job-registry-mirror-docker-io-warm-89abcdef",
+                olds: { metadata: { name: "registry-mirror-docker-io-warm-89abcdef" } },
+            }),
+        ],
+        [["cache", "cache registry-mirror-docker-io's warm list runs (Job registry-mirror-docker-io-warm-0123abcd, not awaited by up)"]],
+    ],
+    [
         "purge turned on: from now on a destroy deletes the data",
         [hostCommand("update", "purge", purgeMarker(""), purgeMarker("/srv/data/registry\n/srv/data/maven"))],
         [["data", "a destroy deletes the data: /srv/data/registry, /srv/data/maven"]],
@@ -808,8 +845,14 @@ describe("the resources the summary reads are the program's", () => {
             raw.registry = { ...raw.registry, ui: { enabled: true } };
             raw.nodes = { ...raw.nodes, runtime: "containerd", allowContainerdRestart: true };
         });
+        // A cache with a warm list on each placement: its warm command on the host, its Job in the cluster.
+        const withWarm = (registry: Record<string, unknown>) => {
+            const [first, ...rest] = registry.mirrors as Record<string, unknown>[];
+            return { ...registry, mirrors: [{ ...first, warm: { images: ["nginx:1.27"] } }, ...rest] };
+        };
+        prodWithMore.config["dso-registry:registry"] = JSON.stringify(withWarm(JSON.parse(prodWithMore.config["dso-registry:registry"]!)));
         const localWithUi = changed("local", (raw) => {
-            raw.registry = { ...raw.registry, ui: { enabled: true } };
+            raw.registry = withWarm({ ...raw.registry, ui: { enabled: true } });
         });
         const more: Named[] = [];
         for (const [stack, config] of [
