@@ -173,9 +173,9 @@ export function mirrorCronFile(pruneScript: string, warms: readonly HostWarm[] =
 /** The syslog tag of every warm run on the host: `journalctl -t dso-registry-mirror-warm`. */
 export const HOST_WARM_LOG_TAG = "dso-registry-mirror-warm";
 
-/** Where a cache's warm script goes on the host, beside the prune script. */
-export function hostWarmScriptPath(binDir: string, spec: Pick<MirrorSpec, "pathName">): string {
-    return `${binDir}/dso-registry-mirror-warm-${spec.pathName}`;
+/** Where a cache's warm script goes on the host: in its config directory, beside its other files. */
+export function hostWarmScriptPath(paths: Pick<HostMirrorPaths, "configDir">): string {
+    return `${paths.configDir}/warm.sh`;
 }
 
 /** A cache's warm script on the host: curl over the cache's own unix socket (root's, as cron and `up` run it). */

@@ -5,7 +5,6 @@
  * registry's data directory, and the hourly prune job that holds each cache to its `maxSize`. The
  * front (CaddySite) routes `/v2/mirrors/<upstream>/` to the `routes` this component exposes.
  */
-import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { DISTRIBUTION_ENV_WORDS } from "../shared/facts";
 import { fingerprint } from "../shared/fingerprint";
@@ -138,7 +137,7 @@ export function planMirrorCachesOnHost(name: string, args: MirrorCachesOnHostArg
             ...names.map((file) => mirrorFiles[file]),
         );
         const runScript = mirrorContainerScript(paths, args.image, fp, spec.hasCredentials);
-        const warmScriptPath = hostWarmScriptPath(path.posix.dirname(args.pruneScriptPath), spec);
+        const warmScriptPath = hostWarmScriptPath(paths);
         const warm = spec.warm && {
             script: {
                 name: `${role}-warm-script`,

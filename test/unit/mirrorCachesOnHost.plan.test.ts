@@ -116,22 +116,22 @@ describe("planMirrorCachesOnHost with a warm list", () => {
         ],
     });
 
-    it("places the warm script beside the prune script, runs it from up, and adds its schedule to the cron file; a cache without warm has none", () => {
+    it("places the warm script in the cache's config directory, runs it from up, and adds its schedule to the cron file; a cache without warm has none", () => {
         const p = plan(warmed(["nginx:1.27"]));
         const [hub, ghcr] = p.caches;
         expect(ghcr?.warm).toBeUndefined();
         expect(hub?.warm?.script.name).toBe("mirrors-docker-io-warm-script");
-        expect(hub?.warm?.script.args).toMatchObject({ path: "/usr/local/sbin/dso-registry-mirror-warm-docker.io", mode: "0755" });
+        expect(hub?.warm?.script.args).toMatchObject({ path: "/etc/dso-registry/mirrors/docker.io/warm.sh", mode: "0755" });
         const script = String(hub?.warm?.script.args.content);
         expect(script).toContain("HTTP_CLIENT='curl'");
         expect(script).toContain("UNIX_SOCKET='/run/dso-registry-mirrors/docker.io/registry.sock'");
         expect(script).toContain("IMAGES='library/nginx 1.27'");
         expect(hub?.warm?.run.name).toBe("mirrors-docker-io-warm");
         expect(String(hub?.warm?.run.args.create)).toMatch(
-            /nohup sh -c .*dso-registry-mirror-warm-docker\.io 2>&1 \| logger -t dso-registry-mirror-warm/,
+            /nohup sh -c .*\/etc\/dso-registry\/mirrors\/docker\.io\/warm\.sh 2>&1 \| logger -t dso-registry-mirror-warm/,
         );
         expect(String(p.prune?.cron.args.content)).toContain(
-            "0 5 * * * root /usr/local/sbin/dso-registry-mirror-warm-docker.io 2>&1 | logger -t dso-registry-mirror-warm",
+            "0 5 * * * root /etc/dso-registry/mirrors/docker.io/warm.sh 2>&1 | logger -t dso-registry-mirror-warm",
         );
     });
 
