@@ -88,6 +88,22 @@ function mirrorAgeWarnings(c: ModeConfig): ConfigProblem[] {
     });
 }
 
+/** Warm lists the kind placement does not run: its caches are containers of its own, warmed by nobody. */
+function kindWarmWarnings(c: ModeConfig): ConfigProblem[] {
+    if (c.registry.mode !== "kind") return [];
+    return c.registry.mirrors.flatMap((m, i) =>
+        m.warm
+            ? [
+                  {
+                      key: keyPath(["registry", "mirrors", i, "warm"]),
+                      message:
+                          'has no effect with registry.mode "kind": its caches are not warmed ahead of need (only in-cluster and external-host run warm lists); remove it, or pull the images through the cache once by hand',
+                  },
+              ]
+            : [],
+    );
+}
+
 /**
  * Caches no node is pointed at. Node trust writes a cache's entry (hosts.toml; registries.yaml for k3s
  * and RKE2; a registries.conf drop-in for CRI-O) for every runtime but the Docker engine, which has no
@@ -226,6 +242,7 @@ export function adviceWarnings(c: ModeConfig): ConfigProblem[] {
     const warnings: ConfigProblem[] = [
         ...mirrorAgeWarnings(c),
         ...unusedMirrorWarnings(c),
+        ...kindWarmWarnings(c),
         ...crioMirrorWarnings(c),
         ...bucketBackupWarnings(c),
         ...kanikoWarnings(c),

@@ -50,6 +50,28 @@ describe("registry.mirrors[].warm config", () => {
     });
 });
 
+describe("warm with the kind placement", () => {
+    const warnings = (mode: string) =>
+        parseConfig(
+            {
+                containerRegistry:
+                    mode === "kind"
+                        ? { host: "localhost", port: 5002, pathPrefix: "dev" }
+                        : { host: "registry.example.com", pathPrefix: "team" },
+                registry: { mode, mirrors: [{ upstream: "docker.io", warm: { images: ["nginx:1.27"] } }] },
+            },
+            {},
+            { allowMissingSecrets: true },
+        ).warnings.filter((w) => w.key.endsWith(".warm"));
+
+    it("warns that kind does not warm its caches, naming the key; in-cluster does not warn", () => {
+        expect(warnings("kind").map((w) => `${w.key}: ${w.message}`)).toEqual([
+            expect.stringMatching(/registry\.mirrors\[0\]\.warm: has no effect with registry\.mode "kind"/),
+        ]);
+        expect(warnings("in-cluster")).toEqual([]);
+    });
+});
+
 describe("warm list normalisation", () => {
     it.each([
         ["docker.io", "nginx:1.27", "library/nginx 1.27"],
