@@ -10,7 +10,8 @@
 # (config and layers) to its end. The cache fetches each from its upstream, stores the manifests and tags
 # as it answers and each blob as it sends it, exactly as for a node's pull; what it holds already it
 # answers from its storage. Prints one line per image (`warm: fetched …` or `warm: failed …: why`) and a
-# summary; exits 1 when any image failed, after trying every one.
+# summary; exits 1 when any image failed, after trying every one. It first waits up to 5 minutes for the
+# cache to answer.
 : "${REGISTRY_URL:?}" "${HTTP_CLIENT:?}" "${UNIX_SOCKET?}" "${REGISTRY_LOGS:?}"
 : "${IMAGES:?}" "${PLATFORMS:?}"
 set -eu
@@ -158,6 +159,14 @@ warm_image() {
     fi
     echo "$(tr '\n' ' ' <"$tmp/platforms" | sed 's/ $//'), $(wc -l <"$tmp/seen" | tr -d ' ') blobs"
 }
+
+# The cache may still be starting (a Job created in the same `up`): up to 5 minutes for it to answer.
+tries=0
+until [ "$(http_get "$REGISTRY_URL/v2/" "$tmp/ping")" = 200 ]; do
+    tries=$((tries + 1))
+    if [ "$tries" -ge 300 ]; then echo "warm: the cache does not answer on $REGISTRY_URL/v2/ (waited 5 minutes); nothing fetched; see: $REGISTRY_LOGS"; exit 1; fi
+    sleep 1
+done
 
 total=0 failed=0
 echo "$IMAGES" >"$tmp/images"
