@@ -7,7 +7,8 @@
  * Job runs it (busybox's wget, against the cache's own port), fetches the listed images; then the upstream
  * is stopped, and containerd (`ctr --hosts-dir` through the rendered hosts.toml) pulls every listed image
  * and each listed platform of the index, while an unlisted image and an unlisted platform fail. Before the
- * warm run, the same pull with the upstream stopped fails: the warm step is what makes it work.
+ * warm run, the same pull with the upstream stopped fails: the warm step is what makes it work. The external
+ * host's rendered script (curl over the cache's unix socket) fills a second cache run on a socket as the host runs it.
  */
 import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
@@ -15,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
 import { renderUsersFile } from "../../components/accessPolicy/usersFile";
 import { renderRegistryConfig } from "../../components/distribution/registryConfig";
+import { hostMirrorPaths, hostWarmScript } from "../../components/mirrors/hostCaches";
 import {
     DOCKER_HUB,
     MIRROR_FILES,
@@ -313,6 +315,42 @@ describe("a cache warmed ahead of need, with real containerd, Caddy and Distribu
         const result = runWarm(dockerHub.warm!.images, "curl");
         expect(result.code, result.output).toBe(0);
         expect(result.output).toContain("warm: fetched library/multi:1 (linux/amd64 linux/arm64/v8, 4 blobs)");
+    });
+
+    test("the external host's rendered script (curl over the cache's unix socket) fills a cache of its own", async () => {
+        // A second cache as the host runs it: Distribution on a unix socket, its own storage.
+        const paths = hostMirrorPaths(
+            dockerHub,
+            path.join(scratch, "host-mirrors"),
+            path.join(scratch, "host-config"),
+            path.join(scratch, "host-run"),
+        );
+        mkdirSync(paths.socketDir, { recursive: true });
+        mkdirSync(paths.configDir, { recursive: true });
+        const files = renderMirrorFiles({ addr: paths.socket, rootDirectory: paths.dataDir, remoteUrl: dockerHub.remoteUrl, ttl: "168h" });
+        for (const [name, content] of Object.entries(files)) writeFileSync(path.join(paths.configDir, name), content);
+        const bin = imageBin();
+        servers["host-cache"] = ns.startServer(
+            path.join(bin, "env"),
+            [`PATH=${bin}`, "sh", path.join(paths.configDir, MIRROR_FILES.startScript)],
+            {
+                ...process.env,
+                ...DISTRIBUTION.environment,
+                SSL_CERT_FILE: upstreamCa.caCertFile,
+            },
+        );
+        const script = path.join(paths.configDir, "warm.sh");
+        writeFileSync(script, hostWarmScript(paths, dockerHub.warm!));
+        // The script waits for the cache to answer on its socket, then fetches.
+        const r = ns.run("sh", [script]);
+        expect(r.code, `${r.stdout}\n${r.stderr}\n${servers["host-cache"]!.output().slice(-2000)}`).toBe(0);
+        expect(r.stdout).toContain("warm: fetched library/single:1 (one image, 2 blobs)");
+        expect(r.stdout).toContain("warm: fetched library/multi:1 (linux/amd64 linux/arm64/v8, 4 blobs)");
+        const blobs = path.join(paths.dataDir, "docker/registry/v2/blobs/sha256");
+        const count = () => (existsSync(blobs) ? readdirSync(blobs).flatMap((fan) => readdirSync(path.join(blobs, fan))).length : 0);
+        for (let i = 0; i < 600 && count() < 10; i++) await new Promise((res) => setTimeout(res, 100));
+        expect(count()).toBe(10);
+        await servers["host-cache"]!.stop();
     });
 
     test("with the upstream stopped, containerd pulls every listed image and platform; an unlisted image or platform fails", async () => {
