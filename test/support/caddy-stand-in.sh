@@ -2,7 +2,8 @@
 # Debian's Caddy 2.6.2 where a test asks for the pinned Caddy under `npm test` (test/support/caddyBinaries.ts):
 # it runs with the same arguments, on a copy of the Caddyfile named by --config without the lines only the
 # pinned Caddy reads, the body idle timeouts (the server option `read_body_idle` and the handler
-# `timeouts { read_timeout … }`). What those lines bound is proven by the integration tier, on the pinned Caddy.
+# `timeouts { read_timeout … }`) and the write deadline's chunk (`write_max_chunk`). What those lines bound is
+# proven by the integration tier, on the pinned Caddy.
 set -eu
 i=0
 config=''
@@ -24,6 +25,7 @@ awk '
         $0 = next_line
     }
     /^[ \t]*read_body_idle / { next }
+    /^[ \t]*write_max_chunk / { next }
     { print }
 ' "$config" >"$copy"
 n=0

@@ -16,7 +16,7 @@ import {
     READ_HEADER_SECONDS,
     renderCaddyfile,
 } from "../../components/accessPolicy/caddyfile";
-import { UNREAD_BODY_SECONDS } from "../../components/accessPolicy/caddyfile/limits";
+import { UNREAD_BODY_SECONDS, WRITE_MAX_CHUNK } from "../../components/accessPolicy/caddyfile/limits";
 import { type AccessPolicy, ANONYMOUS_TOKEN, READ_ONLY_RETRY_AFTER_SECONDS, TOKEN_PATH } from "../../components/accessPolicy/policy";
 import { DECOY_ACCOUNT } from "../../components/accessPolicy/usersFile";
 import { HOST_FRONT_CONNECTIONS } from "../../components/externalHost/caddySite";
@@ -82,7 +82,13 @@ describe("renderCaddyfile rules", () => {
         expect(renderCaddyfile(base)).toContain("\t\tprotocols h1 h2\n");
         expect(renderCaddyfile({ ...base, http2: false })).toContain("\t\tprotocols h1\n");
         expect(renderCaddyfile(base)).toMatch(/\n\t\tmax_header_size 16KiB\n/);
-        expect(renderCaddyfile(base)).toMatch(/\n\t\t\tread_header 10s\n\t\t\tidle 5m\n\t\t\}\n/);
+        expect(renderCaddyfile(base)).toMatch(/\n\t\t\tread_header 10s\n\t\t\tidle 5m\n\t\t\twrite_max_chunk 1MiB\n\t\t\}\n/);
+    });
+
+    test("where HTTP/2 is offered, the write deadline is reset once a MiB (WRITE_MAX_CHUNK); HTTP/1.1 keeps Caddy's 64 KiB", () => {
+        expect(WRITE_MAX_CHUNK).toBe("1MiB");
+        expect(renderCaddyfile(base).match(/write_max_chunk/g)).toHaveLength(1);
+        expect(renderCaddyfile({ ...base, http2: false })).not.toContain("write_max_chunk");
     });
 
     test("the external host's front: HTTP/1.1 only, and a connection with no request in flight closed after 10 s, as a slow head is", () => {

@@ -2,6 +2,8 @@
  * A cache's warm list (`registry.mirrors[].warm`): what the config accepts and refuses, how images are
  * normalised for the script, and the cluster's warm objects (ConfigMap, Job named after the list, CronJob).
  * The script itself runs against real Distribution in test/integration/mirrors.warm.test.ts.
+ *
+ * Covers: components/mirrors/warm.ts, components/shared/warmList.ts.
  */
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../components/config";
