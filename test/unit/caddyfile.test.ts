@@ -89,6 +89,7 @@ describe("renderCaddyfile rules", () => {
         expect(WRITE_MAX_CHUNK).toBe("1MiB");
         expect(renderCaddyfile(base).match(/write_max_chunk/g)).toHaveLength(1);
         expect(renderCaddyfile({ ...base, http2: false })).not.toContain("write_max_chunk");
+        expect(renderCaddyfile({ ...base, tls: { kind: "plain-http" } })).not.toContain("write_max_chunk");
     });
 
     test("the external host's front: HTTP/1.1 only, and a connection with no request in flight closed after 10 s, as a slow head is", () => {

@@ -36,8 +36,8 @@ export function globalOptions(policy: AccessPolicy): string[] {
         `\t\t\tread_body_idle ${UNREAD_BODY_SECONDS}s`,
         `\t\t\tread_header ${READ_HEADER_SECONDS}s`,
         `\t\t\tidle ${policy.idleSeconds === undefined ? "5m" : `${policy.idleSeconds}s`}`,
-        // Where HTTP/2 is offered, the write deadline is reset once a MiB instead of once every 64 KiB.
-        ...(policy.http2 === false ? [] : [`\t\t\twrite_max_chunk ${WRITE_MAX_CHUNK}`]),
+        // Where clients get HTTP/2 (offered, over TLS), the write deadline is reset once a MiB instead of every 64 KiB.
+        ...(policy.http2 === false || policy.tls.kind === "plain-http" ? [] : [`\t\t\twrite_max_chunk ${WRITE_MAX_CHUNK}`]),
         "\t\t}",
         // HTTP/3 is not used by registry clients; without it there is no UDP listener to firewall. HTTP/2
         // only where the Caddy that runs has the rapid-reset fix and connections need not be bounded one by
@@ -104,7 +104,7 @@ export const UNREAD_BODY_SECONDS = 1;
  * write_max_chunk }`, 64 KiB by default; the deadline is `write_idle`, a minute). Over HTTP/2 each reset is a
  * round trip through the connection's serving goroutine: with 64 KiB, downloads from the file ran at 0.92x to
  * 0.97x of Distribution's own TLS, with 1 MiB at 1.02x to 1.09x (three quiet runs); over HTTP/1.1 it changes
- * nothing measurable, so only fronts that offer HTTP/2 render it. Its price: each MiB of a download must reach
+ * nothing measurable, so only fronts whose clients get HTTP/2 (offered, over TLS) render it. Its price: each MiB of a download must reach
  * the client within the minute, so one slower than about 17 KiB/s is cut where 64 KiB allowed about 1 KiB/s.
  * Why: docs/performance.md#downloads-and-the-write-deadline
  */
