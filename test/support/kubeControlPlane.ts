@@ -10,10 +10,9 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { request } from "node:https";
 import * as path from "node:path";
-import { vi } from "vitest";
 import { parse } from "yaml";
 import { engineSet, PROJECT_DIR } from "./pulumiEngine";
-import { privateDir, removeDir } from "./serverProcess";
+import { privateDir, removeDir, waitUntil } from "./serverProcess";
 
 export interface KubeObject {
     readonly apiVersion?: string;
@@ -112,11 +111,11 @@ export function startControlPlane(options: ControlPlaneOptions = {}): ControlPla
             if (r.status !== 200 && r.status !== 202 && r.status !== 404) throw new Error(`DELETE ${apiPath}: ${r.status} ${r.body}`);
         },
         async waitGone(apiPath, timeoutMs = 120_000) {
-            await vi
-                .waitUntil(async () => (await get(apiPath)) === undefined, { timeout: timeoutMs, interval: 500 })
-                .catch((error: unknown) => {
+            await waitUntil(async () => (await get(apiPath)) === undefined, { timeout: timeoutMs, interval: 500 }).catch(
+                (error: unknown) => {
                     throw new Error(`${apiPath} still exists after ${timeoutMs} ms`, { cause: error });
-                });
+                },
+            );
         },
         stop() {
             spawnSync("sh", [script("stop.sh"), dir]);

@@ -7,7 +7,6 @@
  */
 import { mkdirSync } from "node:fs";
 import * as path from "node:path";
-import { vi } from "vitest";
 import {
     blackboxExporterImage,
     busyboxImage,
@@ -24,7 +23,7 @@ import {
 import { type RealCluster, startRealCluster } from "./kubeNode";
 import { addLocalPrerequisites } from "./localCluster";
 import { engineSet, PROJECT_DIR } from "./pulumiEngine";
-import { run, type ServerProcess } from "./serverProcess";
+import { run, type ServerProcess, waitUntil } from "./serverProcess";
 import type { TestHost } from "./testHost";
 
 /** The local stack's registry name. */
@@ -134,7 +133,7 @@ export async function runPodOfImage(
     try {
         const running = async () =>
             (await cluster.kube.get<{ status: { phase: string } }>(`/api/v1/namespaces/default/pods/${name}`))?.status.phase === "Running";
-        await vi.waitUntil(running, { timeout: timeoutMs, interval: 1000 }).catch((error: unknown) => {
+        await waitUntil(running, { timeout: timeoutMs, interval: 1000 }).catch((error: unknown) => {
             throw new Error(`pod ${name} of ${image}: not Running within ${timeoutMs / 1000} s\n${cluster.logs(15)}`, { cause: error });
         });
         return {

@@ -40,6 +40,23 @@ function anyFreePort(): Promise<number> {
 }
 
 /**
+ * Resolves once `check` returns true, trying it every `interval` ms; rejects after `timeout` ms, and at once
+ * when `check` throws (as a process that exited does). vitest's `vi.waitUntil`, for the support modules that
+ * the bench scripts also load outside vitest (test/support/kubeControlPlane.ts, testHost.ts, localNode.ts,
+ * traefik.ts).
+ */
+export async function waitUntil(
+    check: () => boolean | Promise<boolean>,
+    { timeout, interval }: { readonly timeout: number; readonly interval: number },
+): Promise<void> {
+    const deadline = Date.now() + timeout;
+    while (!(await check())) {
+        if (Date.now() > deadline) throw new Error(`not within ${timeout} ms`);
+        await new Promise((r) => setTimeout(r, interval));
+    }
+}
+
+/**
  * Resolves once host:port (127.0.0.1 unless given) accepts connections; rejects after `timeoutMs`.
  * A loop of its own, not vitest's `vi.waitUntil`: the bench scripts use it outside vitest.
  */

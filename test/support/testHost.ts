@@ -19,9 +19,8 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { vi } from "vitest";
 import { createNetns, type TestNetns } from "./netns";
-import { privateDir, type RunResult, removeDir, run, type ServerProcess, startServer } from "./serverProcess";
+import { privateDir, type RunResult, removeDir, run, type ServerProcess, startServer, waitUntil } from "./serverProcess";
 
 /** The directories whose writes stay on the test host. */
 const OVERLAID = ["etc", "usr", "var", "srv", "opt", "home", "root"] as const;
@@ -99,7 +98,7 @@ export async function startTestHost(options: TestHostOptions): Promise<TestHost>
             if (started.child.exitCode !== null) throw new Error(`exited with ${started.child.exitCode}`);
             return existsSync(path.join(dir, "ready"));
         };
-        await vi.waitUntil(ready, { timeout: 30_000, interval: 100 }).catch((error: unknown) => {
+        await waitUntil(ready, { timeout: 30_000, interval: 100 }).catch((error: unknown) => {
             throw new Error(`the test host did not start\n${started.output()}`, { cause: error });
         });
     } catch (error) {

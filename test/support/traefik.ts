@@ -18,11 +18,10 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
-import { vi } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
 import type { RealCluster } from "./kubeNode";
 import { engineSet, PROJECT_DIR } from "./pulumiEngine";
-import { run, type ServerProcess } from "./serverProcess";
+import { run, type ServerProcess, waitUntil } from "./serverProcess";
 
 /** The IngressClass Traefik serves here, and its controller's name (Traefik's default). */
 export const TRAEFIK_CLASS = "traefik";
@@ -234,7 +233,7 @@ export async function startTraefik(cluster: RealCluster, options: { readonly gat
         if (traefik.child.exitCode !== null) throw new Error(`exited with ${traefik.child.exitCode}`);
         return cluster.node.run("curl", ["-s", "--max-time", "2", `http://${PING}/ping`]).stdout === "OK";
     };
-    await vi.waitUntil(answering, { timeout: 60_000, interval: 500 }).catch(async (error: unknown) => {
+    await waitUntil(answering, { timeout: 60_000, interval: 500 }).catch(async (error: unknown) => {
         await stop();
         throw new Error(`Traefik did not answer its ping:\n${traefik.output()}`, { cause: error });
     });
