@@ -41,6 +41,7 @@ import { MAVEN_BACKEND } from "../maven/nginxConfig";
 import type { K8sObject } from "../shared/k8sObject";
 import { CLAIM_ANNOTATIONS, persistentClaim } from "../shared/persistentClaim";
 import { containerResources, schedulingFields } from "../shared/podScheduling";
+import { startupProbe } from "../shared/probes";
 import { renderShellScript } from "../shared/shellScript";
 import { BACKUP_WARM_TAG, resticRepository, SNAPSHOT_PARAMS } from "../upkeep/backup";
 import { FRONT_WINDOW_PARAMS } from "../upkeep/frontWindow";
@@ -181,6 +182,10 @@ function backupMounts(
 /** The idle shell the backup container runs between `kubectl exec`s: it ends at once on SIGTERM. */
 const IDLE = "trap 'exit 0' TERM INT\nwhile :; do sleep 3600 & wait $!; done\n";
 
+/** The backup container's probes: restic starts (its binary and libraries are whole). */
+const RESTIC_RUNS = { exec: { command: ["restic", "version"] }, timeoutSeconds: 10 };
+const RESTIC_LIVENESS = { initialDelaySeconds: 10, periodSeconds: 300 };
+
 /**
  * The registry pod's backup container and the volumes it adds; none without backups. The marker's
  * emptyDir, which it writes, is the pod's (./readOnlySignal.ts, added by the Deployment's renderer).
@@ -198,9 +203,10 @@ export function backupSidecar(
             volumeMounts: [...backupMounts(spec, spec.backup, true), { name: "tmp", mountPath: "/tmp" }, signalMount(true)],
             resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { cpu: "1", memory: "1Gi" } },
             securityContext: restrictedContainer(true),
-            // restic starts (its binary and libraries are whole); the job's exec needs nothing more.
-            readinessProbe: { exec: { command: ["restic", "version"] }, periodSeconds: 60, timeoutSeconds: 10 },
-            livenessProbe: { exec: { command: ["restic", "version"] }, initialDelaySeconds: 10, periodSeconds: 300, timeoutSeconds: 10 },
+            // The job's exec needs nothing more than restic starting.
+            readinessProbe: { ...RESTIC_RUNS, periodSeconds: 60 },
+            livenessProbe: { ...RESTIC_RUNS, ...RESTIC_LIVENESS },
+            startupProbe: startupProbe(RESTIC_RUNS, RESTIC_LIVENESS),
         },
         volumes: backupVolumes(spec.backup),
     };

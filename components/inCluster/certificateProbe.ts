@@ -27,6 +27,7 @@ import { createHash } from "node:crypto";
 import type * as k8s from "@pulumi/kubernetes";
 import { stringify } from "yaml";
 import type { K8sObject } from "../shared/k8sObject";
+import { startupProbe } from "../shared/probes";
 import { labels, meta, restrictedContainer, restrictedPod, selector } from "./k8sHelpers";
 import { IN_CLUSTER } from "./spec";
 
@@ -130,6 +131,7 @@ export function renderCertificateProbe(spec: CertificateProbeSpec): K8sObject[] 
     // The containers read their files at start: a change of either rolls the pod.
     const checksum = createHash("sha256").update(data[p.configKey]!).update("\0").update(data[p.caddyfileKey]!).digest("hex");
     const mount = { name: "config", mountPath: p.configDir, readOnly: true };
+    const liveness = { initialDelaySeconds: 5, periodSeconds: 30 };
     const exporterHealth = {
         exec: { command: ["wget", "-q", "-O", "/dev/null", `http://${p.exporterAddr}/-/healthy`] },
         timeoutSeconds: 5,
@@ -142,7 +144,8 @@ export function renderCertificateProbe(spec: CertificateProbeSpec): K8sObject[] 
         resources: { requests: { cpu: "10m", memory: "16Mi" }, limits: { cpu: "200m", memory: "64Mi" } },
         securityContext: restrictedContainer(true),
         readinessProbe: { ...exporterHealth, periodSeconds: 10 },
-        livenessProbe: { ...exporterHealth, initialDelaySeconds: 5, periodSeconds: 30 },
+        livenessProbe: { ...exporterHealth, ...liveness },
+        startupProbe: startupProbe(exporterHealth, liveness),
     };
     const caddyHealth = { tcpSocket: { port: p.portName }, timeoutSeconds: 5 };
     const caddy: k8s.types.input.core.v1.Container = {
@@ -159,7 +162,8 @@ export function renderCertificateProbe(spec: CertificateProbeSpec): K8sObject[] 
         // The caddy image's binary carries cap_net_bind_service=+ep: without it in the bounding set the kernel refuses to run it.
         securityContext: restrictedContainer(true, { netBindService: true }),
         readinessProbe: { ...caddyHealth, periodSeconds: 10 },
-        livenessProbe: { ...caddyHealth, initialDelaySeconds: 5, periodSeconds: 30 },
+        livenessProbe: { ...caddyHealth, ...liveness },
+        startupProbe: startupProbe(caddyHealth, liveness),
     };
     const objects: K8sObject[] = [
         {

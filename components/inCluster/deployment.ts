@@ -9,6 +9,7 @@ import { DISTRIBUTION_ENV_VARS } from "../shared/facts";
 import { FRONT_MEMORY, goMemoryLimit } from "../shared/front";
 import type { K8sObject } from "../shared/k8sObject";
 import { containerResources, schedulingFields } from "../shared/podScheduling";
+import { startupProbe } from "../shared/probes";
 import { backupSidecar } from "./backup";
 import { diskGuardContainer } from "./diskGuard";
 import { gcWindow, podsMayOverlap } from "./gcWindow";
@@ -24,14 +25,16 @@ function secretEnv(name: string, secretName: string, key: string) {
 }
 
 /** Probes that need no credentials: the policy challenges `/v2/`, so they look behind Caddy. */
-function registryProbes(): Pick<k8s.types.input.core.v1.Container, "readinessProbe" | "livenessProbe"> {
+function registryProbes(): Pick<k8s.types.input.core.v1.Container, "readinessProbe" | "livenessProbe" | "startupProbe"> {
     const check = {
         exec: { command: ["wget", "-q", "-O", "/dev/null", `http://${IN_CLUSTER.registryAddr}/v2/`] },
         timeoutSeconds: 5,
     };
+    const liveness = { initialDelaySeconds: 10, periodSeconds: 20, failureThreshold: 6 };
     return {
         readinessProbe: { ...check, periodSeconds: 10, failureThreshold: 3 },
-        livenessProbe: { ...check, initialDelaySeconds: 10, periodSeconds: 20, failureThreshold: 6 },
+        livenessProbe: { ...check, ...liveness },
+        startupProbe: startupProbe(check, liveness),
     };
 }
 
@@ -46,12 +49,15 @@ const mavenAnswers = {
     },
     timeoutSeconds: 5,
 };
+const MAVEN_LIVENESS = { initialDelaySeconds: 5, periodSeconds: 20 };
 
-function caddyProbes(): Pick<k8s.types.input.core.v1.Container, "readinessProbe" | "livenessProbe"> {
+function caddyProbes(): Pick<k8s.types.input.core.v1.Container, "readinessProbe" | "livenessProbe" | "startupProbe"> {
     const check = { tcpSocket: { port: "http" }, timeoutSeconds: 5 };
+    const liveness = { initialDelaySeconds: 5, periodSeconds: 20, failureThreshold: 6 };
     return {
         readinessProbe: { ...check, periodSeconds: 10, failureThreshold: 3 },
-        livenessProbe: { ...check, initialDelaySeconds: 5, periodSeconds: 20, failureThreshold: 6 },
+        livenessProbe: { ...check, ...liveness },
+        startupProbe: startupProbe(check, liveness),
     };
 }
 
@@ -242,7 +248,8 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
             }),
             securityContext: restrictedContainer(true),
             readinessProbe: { ...mavenAnswers, periodSeconds: 10 },
-            livenessProbe: { ...mavenAnswers, initialDelaySeconds: 5, periodSeconds: 20 },
+            livenessProbe: { ...mavenAnswers, ...MAVEN_LIVENESS },
+            startupProbe: startupProbe(mavenAnswers, MAVEN_LIVENESS),
         });
     }
     if (backup) {

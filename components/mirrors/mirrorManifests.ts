@@ -14,6 +14,7 @@ import { DISTRIBUTION, DISTRIBUTION_ENV_VARS, MANAGED_LABELS } from "../shared/f
 import type { K8sObject, Value } from "../shared/k8sObject";
 import { CLAIM_ANNOTATIONS, persistentClaim } from "../shared/persistentClaim";
 import { type ContainerResources, containerResources, type PodScheduling, schedulingFields } from "../shared/podScheduling";
+import { startupProbe } from "../shared/probes";
 import { MIRROR_COMMAND, type MirrorSpec, type MirrorWarm, type RegistryMirror, renderMirrorFiles } from "./mirrors";
 import { renderWarmScript, warmListHash } from "./warm";
 
@@ -50,6 +51,9 @@ export interface ClusterMirrorsSpec {
 
 /** User the caches run as; their claims are group-owned by it (fsGroup). */
 const UID = 65532;
+/** A cache is ready once Distribution answers from its storage; alive while it takes connections. */
+const MIRROR_READY = { httpGet: { path: "/v2/", port: "registry" } };
+const MIRROR_LIVENESS = { initialDelaySeconds: 10, periodSeconds: 20, failureThreshold: 6 };
 
 /** How the names of a cache's objects start (its Deployment's, Service's, claim's). */
 export const CLUSTER_MIRROR_PREFIX = "registry-mirror-";
@@ -173,13 +177,9 @@ function renderClusterMirror(spec: ClusterMirrorsSpec, mirror: ClusterMirror): K
                                 },
                                 // Ready once Distribution answers from its storage, in proxy mode or read-only:
                                 // never waiting for the upstream, so `pulumi up` does not either.
-                                readinessProbe: { httpGet: { path: "/v2/", port: "registry" }, periodSeconds: 10 },
-                                livenessProbe: {
-                                    tcpSocket: { port: "registry" },
-                                    initialDelaySeconds: 10,
-                                    periodSeconds: 20,
-                                    failureThreshold: 6,
-                                },
+                                readinessProbe: { ...MIRROR_READY, periodSeconds: 10 },
+                                livenessProbe: { tcpSocket: { port: "registry" }, ...MIRROR_LIVENESS },
+                                startupProbe: startupProbe(MIRROR_READY, MIRROR_LIVENESS),
                             },
                         ],
                         volumes: [

@@ -13,6 +13,7 @@ import type * as k8s from "@pulumi/kubernetes";
 import type { IngressController } from "../shared/facts";
 import type { K8sObject, Value } from "../shared/k8sObject";
 import { type ContainerResources, containerResources, type PodScheduling, schedulingFields } from "../shared/podScheduling";
+import { startupProbe } from "../shared/probes";
 import { UI_PATH, uiEnvironment } from "./environment";
 
 /** Names and numbers of the UI's objects. */
@@ -87,6 +88,10 @@ const meta = (name: string, args: Pick<UiObjectsArgs, "namespace" | "labels">, a
     ...(annotations ? { annotations } : {}),
 });
 
+/** What the UI's probes check: its nginx takes connections. */
+const UI_CHECK = { tcpSocket: { port: "http" } };
+const UI_LIVENESS = { initialDelaySeconds: 5, periodSeconds: 20 };
+
 /** The UI's Deployment: one replica, restricted Pod Security, probes on its nginx. */
 export function renderUiDeployment(args: UiWorkloadArgs): K8sObject {
     return {
@@ -136,8 +141,9 @@ export function renderUiDeployment(args: UiWorkloadArgs): K8sObject {
                                 runAsGroup: UI_WORKLOAD.uid,
                                 seccompProfile: { type: "RuntimeDefault" },
                             },
-                            readinessProbe: { tcpSocket: { port: "http" }, periodSeconds: 10 },
-                            livenessProbe: { tcpSocket: { port: "http" }, initialDelaySeconds: 5, periodSeconds: 20 },
+                            readinessProbe: { ...UI_CHECK, periodSeconds: 10 },
+                            livenessProbe: { ...UI_CHECK, ...UI_LIVENESS },
+                            startupProbe: startupProbe(UI_CHECK, UI_LIVENESS),
                         },
                     ],
                 },

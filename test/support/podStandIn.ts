@@ -174,7 +174,8 @@ const MODELLED = {
     container: ["name", "image", "command", "args", "env", "ports", "volumeMounts", "securityContext", "readinessProbe"],
     // A container's preStop hook only delays its stop, as the pod's grace period only bounds it: the stand-in stops
     // containers at once. The hand-over it gives a stopping pod runs on a real kubelet (test/engine/replicaPods.test.ts).
-    containerIgnored: ["livenessProbe", "resources", "imagePullPolicy", "lifecycle"],
+    // A startup probe only lets the kubelet run the readiness probe sooner: the stand-in runs it from the start.
+    containerIgnored: ["livenessProbe", "startupProbe", "resources", "imagePullPolicy", "lifecycle"],
     securityContext: ["runAsUser", "runAsGroup", "fsGroup", "allowPrivilegeEscalation", "readOnlyRootFilesystem", "capabilities"],
     securityContextIgnored: ["runAsNonRoot", "seccompProfile", "privileged", "fsGroupChangePolicy"],
     volume: ["name", "configMap", "secret", "persistentVolumeClaim", "emptyDir"],

@@ -52,6 +52,29 @@ describe.each(variants)("%s", (_label, spec) => {
         expect(containers.filter((c) => c.ports?.length && !c.readinessProbe).map((c) => c.name)).toEqual([]);
     });
 
+    test("every container with a readiness probe has a startup probe of its check every second, for as long as its liveness probe allows", () => {
+        // Without it a new pod is counted ready, and `up` returns, up to the readiness probe's period after it answers.
+        const handler = (p: any) => JSON.stringify({ exec: p.exec, tcpSocket: p.tcpSocket, httpGet: p.httpGet });
+        const problems = podTemplates(objects).flatMap((t) =>
+            (t.spec.containers as any[])
+                .filter((c) => c.readinessProbe)
+                .flatMap((c) => {
+                    const s = c.startupProbe;
+                    const l = c.livenessProbe;
+                    const budget = (l?.initialDelaySeconds ?? 0) + (l?.periodSeconds ?? 10) * (l?.failureThreshold ?? 3);
+                    if (!s) return [`${t.owner}/${c.name}: no startup probe`];
+                    return [
+                        ...(handler(s) === handler(c.readinessProbe) ? [] : [`${t.owner}/${c.name}: checks ${handler(s)}`]),
+                        ...(s.periodSeconds === 1 ? [] : [`${t.owner}/${c.name}: every ${s.periodSeconds} s`]),
+                        ...(s.periodSeconds * s.failureThreshold >= budget
+                            ? []
+                            : [`${t.owner}/${c.name}: gives up before the liveness probe`]),
+                    ];
+                }),
+        );
+        expect(problems).toEqual([]);
+    });
+
     test("no two objects share kind, namespace and name", () => {
         const keys = objects.map((o) => `${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}`);
         expect(new Set(keys).size).toBe(keys.length);
