@@ -9,6 +9,7 @@ import { UI_PATH } from "../registryUi/environment";
 import { renderUiObjects } from "../registryUi/kubernetes";
 import { registryAuthority } from "../shared/facts";
 import type { K8sObject } from "../shared/k8sObject";
+import { SERVICE_AWAIT_ANNOTATIONS } from "../shared/probes";
 import { labels, meta, selector } from "./k8sHelpers";
 import { IN_CLUSTER, type InClusterSpec } from "./spec";
 
@@ -17,7 +18,7 @@ export function renderService(spec: InClusterSpec): K8sObject {
     return {
         apiVersion: "v1",
         kind: "Service",
-        metadata: meta(IN_CLUSTER.name, spec.namespace, "registry"),
+        metadata: meta(IN_CLUSTER.name, spec.namespace, "registry", { ...SERVICE_AWAIT_ANNOTATIONS }),
         spec: {
             type: "ClusterIP",
             selector: selector("registry"),
@@ -34,7 +35,7 @@ export function renderTlsService(spec: InClusterSpec): K8sObject {
     return {
         apiVersion: "v1",
         kind: "Service",
-        metadata: meta(IN_CLUSTER.tlsService, spec.namespace, "registry"),
+        metadata: meta(IN_CLUSTER.tlsService, spec.namespace, "registry", { ...SERVICE_AWAIT_ANNOTATIONS }),
         spec: {
             type: "ClusterIP",
             selector: selector("registry"),

@@ -14,7 +14,7 @@ import { DISTRIBUTION, DISTRIBUTION_ENV_VARS, MANAGED_LABELS } from "../shared/f
 import type { K8sObject, Value } from "../shared/k8sObject";
 import { CLAIM_ANNOTATIONS, persistentClaim } from "../shared/persistentClaim";
 import { type ContainerResources, containerResources, type PodScheduling, schedulingFields } from "../shared/podScheduling";
-import { startupProbe } from "../shared/probes";
+import { SERVICE_AWAIT_ANNOTATIONS, startupProbe } from "../shared/probes";
 import { MIRROR_COMMAND, type MirrorSpec, type MirrorWarm, type RegistryMirror, renderMirrorFiles } from "./mirrors";
 import { renderWarmScript, warmListHash } from "./warm";
 
@@ -194,7 +194,7 @@ function renderClusterMirror(spec: ClusterMirrorsSpec, mirror: ClusterMirror): K
         {
             apiVersion: "v1",
             kind: "Service",
-            metadata: meta(name, spec.namespace, s.upstream),
+            metadata: meta(name, spec.namespace, s.upstream, { ...SERVICE_AWAIT_ANNOTATIONS }),
             spec: {
                 type: "ClusterIP",
                 selector: { "app.kubernetes.io/name": "registry-mirror", "app.kubernetes.io/instance": name },

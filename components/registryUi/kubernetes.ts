@@ -13,7 +13,7 @@ import type * as k8s from "@pulumi/kubernetes";
 import type { IngressController } from "../shared/facts";
 import type { K8sObject, Value } from "../shared/k8sObject";
 import { type ContainerResources, containerResources, type PodScheduling, schedulingFields } from "../shared/podScheduling";
-import { startupProbe } from "../shared/probes";
+import { SERVICE_AWAIT_ANNOTATIONS, startupProbe } from "../shared/probes";
 import { UI_PATH, uiEnvironment } from "./environment";
 
 /** Names and numbers of the UI's objects. */
@@ -157,7 +157,7 @@ export function renderUiService(args: Pick<UiWorkloadArgs, "namespace" | "labels
     return {
         apiVersion: "v1",
         kind: "Service",
-        metadata: meta(UI_WORKLOAD.name, args),
+        metadata: meta(UI_WORKLOAD.name, args, { ...SERVICE_AWAIT_ANNOTATIONS }),
         spec: {
             type: "ClusterIP",
             selector: args.selector,

@@ -33,3 +33,12 @@ export function startupProbe(
     const budget = (liveness.initialDelaySeconds ?? 0) + liveness.periodSeconds * (liveness.failureThreshold ?? DEFAULT_FAILURE_THRESHOLD);
     return { ...check, periodSeconds: STARTUP_PERIOD_SECONDS, failureThreshold: Math.ceil(budget / STARTUP_PERIOD_SECONDS) };
 }
+
+/**
+ * The annotation of a Service whose pods a Deployment of the same stack selects: `up` does not wait for the
+ * Service itself. pulumi-kubernetes waits for a Service with a selector until its endpoints hold a ready
+ * address and then 10 s more after their last change, whatever the pods; the Deployment's own wait already
+ * holds `up` until its pods are ready, so the Service's only added those 10 s. That its selector matches
+ * the Deployment's pods is checked where both are rendered (test/unit/manifests.test.ts).
+ */
+export const SERVICE_AWAIT_ANNOTATIONS: Readonly<Record<string, string>> = { "pulumi.com/skipAwait": "true" };

@@ -35,7 +35,7 @@ import { committedState } from "../support/transitions";
 const BASELINE = "0cedf0e384fa9f90dd7d29458ff4f0a9e39cd0a3";
 
 /** The program's own files (what a checkout of the package holds), as `openWorkspace` copies them. */
-const PROGRAM_FILES = ["Pulumi.yaml", "index.ts", "package.json", "tsconfig.json", "components"];
+const PROGRAM_FILES = ["Pulumi.yaml", "index.ts", "package.json", "tsconfig.json", "tsconfig.pulumi.json", "components"];
 
 /** Links the workspace's node_modules to `dir`. */
 function linkNodeModules(ws: Workspace, dir: string): void {
@@ -52,7 +52,13 @@ function checkOutProgram(ws: Workspace, commit: string): void {
     linkNodeModules(ws, baselineNodeModules(commit));
     let archive: Buffer;
     try {
-        archive = execFileSync("git", ["-C", PROJECT_DIR, "archive", "--format=tar", commit, ...PROGRAM_FILES], {
+        // The files the program had then (tsconfig.pulumi.json came later).
+        const files = execFileSync("git", ["-C", PROJECT_DIR, "ls-tree", "--name-only", commit, "--", ...PROGRAM_FILES], {
+            encoding: "utf8",
+        })
+            .split("\n")
+            .filter(Boolean);
+        archive = execFileSync("git", ["-C", PROJECT_DIR, "archive", "--format=tar", commit, ...files], {
             maxBuffer: 64 * 1024 * 1024,
         });
     } catch (error) {
@@ -202,16 +208,26 @@ const OURS_ONLY =
 /** The prod stack's caches. */
 const PROD_CACHES = ["docker-io", "ghcr-io", "registry-k8s-io"];
 
+/** Why the Deployments' pod templates change (and their pods roll). */
+const STARTUP_PROBES =
+    "each container with a readiness probe has a startup probe of its check, every second within its liveness probe's budget, so that a new pod is ready about a second after it answers (docs/performance.md, From `up` to a running pod)";
+
 /** What this version changes on purpose in the local stack BASELINE deployed. */
 const LOCAL_INTENDED: IntendedChanges = {
     components: [],
     updates: {
-        "registry-deployment-registry": `the registry pod's front at ${DEFAULT_IMAGES.caddy} (docs/access-policy.md, Caddy 2.8 to 2.11) with its new Caddyfile (its checksum) and GOMEMLIMIT, and Maven's nginx at 1.30, the maintained stable line; the disk guard's container (registry.diskGuard, on by default), which keeps the sidecar's markers while the data volume, or the Maven volume (mounted into it read-only), is used past refusePercent: the pod is rolled (Recreate); and the Deployment's pulumi.com/waitFor annotation, by which \`up\` waits for the rollout by the Deployment's own status`,
-        "registry-deployment-registry-certificate-probe": `the probe's relay runs ${DEFAULT_IMAGES.caddy}, as every front`,
+        "registry-deployment-registry": `the registry pod's front at ${DEFAULT_IMAGES.caddy} (docs/access-policy.md, Caddy 2.8 to 2.11) with its new Caddyfile (its checksum) and GOMEMLIMIT, and Maven's nginx at 1.30, the maintained stable line; the disk guard's container (registry.diskGuard, on by default), which keeps the sidecar's markers while the data volume, or the Maven volume (mounted into it read-only), is used past refusePercent: the pod is rolled (Recreate); and the Deployment's pulumi.com/waitFor annotation, by which \`up\` waits for the rollout by the Deployment's own status; ${STARTUP_PROBES}`,
+        "registry-deployment-registry-certificate-probe": `the probe's relay runs ${DEFAULT_IMAGES.caddy}, as every front; ${STARTUP_PROBES}`,
         "node-trust-daemonset": "busybox 1.37.0 (nodes.daemonsetImage): the pods are rolled and find the nodes' files unchanged",
         "registry-ingress-registry-login":
             "ingress-nginx's login limit covers the ping (/v2, /v2/) too, where a password is checked: both paths join the token endpoint's Ingress and its limit",
-        "registry-deployment-registry-mirror-docker-io": `${CACHE_START}: the cache's pod runs it, ready on GET /v2/ (rolled)`,
+        "registry-deployment-registry-mirror-docker-io": `${CACHE_START}: the cache's pod runs it, ready on GET /v2/ (rolled); ${STARTUP_PROBES}`,
+        ...Object.fromEntries(
+            ["registry-service-registry", "registry-service-registry-tls", "registry-service-registry-mirror-docker-io"].map((service) => [
+                service,
+                "annotated pulumi.com/skipAwait: `up` no longer holds 10 s after its endpoints change, the Deployment's own wait holding it until its pods are ready (docs/performance.md, From `up` to a running pod)",
+            ]),
+        ),
     },
     replacements: {
         "agent-pods-configmap": AGENT_TEMPLATES,

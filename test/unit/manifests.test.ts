@@ -75,6 +75,26 @@ describe.each(variants)("%s", (_label, spec) => {
         expect(problems).toEqual([]);
     });
 
+    test("`up` waits for no Service of a selector, and each selects the pods of a Deployment whose own wait holds `up`", () => {
+        // pulumi-kubernetes holds a Service with a selector 10 s after its endpoints last change; the Deployment's
+        // wait already holds `up` until its pods are ready.
+        const deployments = objects.filter((o) => o.kind === "Deployment") as any[];
+        const problems = (objects.filter((o) => o.kind === "Service" && (o as any).spec.selector) as any[]).flatMap((svc) => {
+            const name = `${svc.metadata.namespace}/${svc.metadata.name}`;
+            const selected = deployments.filter(
+                (d) =>
+                    d.metadata.namespace === svc.metadata.namespace &&
+                    d.metadata.annotations?.["pulumi.com/skipAwait"] !== "true" &&
+                    Object.entries(svc.spec.selector).every(([k, v]) => d.spec.template.metadata.labels?.[k] === v),
+            );
+            return [
+                ...(svc.metadata.annotations?.["pulumi.com/skipAwait"] === "true" ? [] : [`${name}: awaited`]),
+                ...(selected.length > 0 ? [] : [`${name}: selects no awaited Deployment's pods`]),
+            ];
+        });
+        expect(problems).toEqual([]);
+    });
+
     test("no two objects share kind, namespace and name", () => {
         const keys = objects.map((o) => `${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}`);
         expect(new Set(keys).size).toBe(keys.length);
