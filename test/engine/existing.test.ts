@@ -157,7 +157,7 @@ describe("existing stack, real engine", () => {
         const workflow = YAML.parse(readFileSync(path.join(PROJECT_DIR, ".github/workflows/preview.yml"), "utf8"));
         const access = workflow.jobs.preview.steps.find((step: { id?: string }) => step.id === "access");
         const checkout = path.join(ws.dir, "pr-checkout");
-        for (const file of ["Pulumi.yaml", "index.ts", "package.json", "tsconfig.json", "components"]) {
+        for (const file of ["Pulumi.yaml", "index.ts", "package.json", "tsconfig.json", "tsconfig.pulumi.json", "components"]) {
             cpSync(path.join(PROJECT_DIR, file), path.join(checkout, file), { recursive: true });
         }
         // The stack file as the repository holds it: encrypted secrets and the salt, committed.

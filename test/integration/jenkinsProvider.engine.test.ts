@@ -32,6 +32,8 @@ async function serialize(out: string, secrets: { token: string; password: string
         env: {
             ...process.env,
             PULUMI_NODEJS_TRANSPILE_ONLY: "true",
+            // The file Pulumi.yaml names, as the language host hands it to the runner.
+            PULUMI_NODEJS_TSCONFIG_PATH: "tsconfig.pulumi.json",
             // ts-node's compile cache in the test's directory (removed after), not in /tmp.
             TS_NODE_CACHE_DIRECTORY: path.join(dir, "ts-node-cache"),
             JENKINS_SECRET: secrets.token,

@@ -4,8 +4,8 @@
  * provider, as a newcomer runs them.
  *
  * A workspace is a private directory holding:
- * - `project/`: the program's files (Pulumi.yaml, index.ts, components/, package.json, tsconfig.json and
- *   the stack files the test asks for), with node_modules linked to the checkout's, so that
+ * - `project/`: the program's files (Pulumi.yaml, index.ts, components/, package.json, tsconfig.json,
+ *   tsconfig.pulumi.json and the stack files the test asks for), with node_modules linked to the checkout's, so that
  *   `pulumi config set` and `pulumi stack init` write stack files there, never into the checkout;
  * - `home/`: HOME and PULUMI_HOME. `home/.pulumi/versions/<CLI version>/` is the engine set, laid out as the
  *   npm `pulumi` package's launcher looks for an installed CLI, so the README's `npx pulumi …` commands
@@ -78,12 +78,13 @@ export interface WorkspaceOptions {
     /** Extra environment for every command (KUBECONFIG, …). */
     readonly env?: Readonly<Record<string, string>>;
     /**
-     * Type-check the program on every run, as a newcomer's `npx pulumi up` does (ts-node's default). Off
-     * unless asked for: the workspace then sets PULUMI_NODEJS_TRANSPILE_ONLY=true, which the SDK's runner
-     * honours (`npm run build` type-checks the program once per run). Either way the SDK's ts-node (7.0.1)
-     * keeps what it compiled in a cache of the workspace's own, so a workspace compiles each file once:
-     * from the second run on, loading the program takes about 1 s of CPU. The files that run the README's
-     * commands verbatim, and the library example a consumer compiles, keep it on.
+     * Type-check the program on every run (PULUMI_NODEJS_TRANSPILE_ONLY=false, which wins over the noCheck
+     * of tsconfig.pulumi.json, the file Pulumi.yaml names). Off unless asked for: the workspace then sets
+     * PULUMI_NODEJS_TRANSPILE_ONLY=true, as the program's own settings load it (`npm run build` type-checks
+     * the program once per run). Either way the SDK's ts-node (7.0.1) keeps what it compiled in a cache of
+     * the workspace's own, so a workspace compiles each file once: from the second run on, loading the
+     * program takes about 1 s of CPU. The files that run the README's commands verbatim, and the library
+     * example a consumer compiles, keep it on: a type error there fails them.
      */
     readonly typeCheck?: boolean;
 }
@@ -106,7 +107,7 @@ export interface Workspace {
     close(): void;
 }
 
-const PROJECT_FILES = ["Pulumi.yaml", "index.ts", "package.json", "tsconfig.json", "components"];
+const PROJECT_FILES = ["Pulumi.yaml", "index.ts", "package.json", "tsconfig.json", "tsconfig.pulumi.json", "components"];
 
 export function openWorkspace(options: WorkspaceOptions = {}): Workspace {
     const set = engineSet();
@@ -140,7 +141,7 @@ export function openWorkspace(options: WorkspaceOptions = {}): Workspace {
         PULUMI_COPILOT: "false",
         NO_COLOR: "1",
         PATH: `${path.join(set, "bin")}:${process.env.PATH}`,
-        ...(options.typeCheck ? {} : { PULUMI_NODEJS_TRANSPILE_ONLY: "true" }),
+        PULUMI_NODEJS_TRANSPILE_ONLY: options.typeCheck ? "false" : "true",
         // ts-node's compile cache, in the workspace (removed with it) instead of a directory per HOME in /tmp.
         TS_NODE_CACHE_DIRECTORY: path.join(dir, "ts-node-cache"),
         ...options.env,
