@@ -170,6 +170,7 @@ const PARENT_SAMPLES: Record<string, unknown> = {
     "registry.tls.certManagerIssuer": { name: "lab-ca" },
     "nodes.list[]": { name: "node-z", host: "10.0.0.9", hostKey: HOST_KEY },
     "registry.mirrors[]": { upstream: "quay.io" },
+    "registry.mirrors[].warm": { images: ["org/app:1.0"] },
     // Under the pathPrefix of the local and prod stacks.
     "containerRegistry.pushAccounts[]": { name: "team-a-ci", prefixes: ["docker-internal/p2c/team-a/"] },
     "containerRegistry.readAccounts[]": { name: "dev-alice" },
@@ -201,6 +202,9 @@ const ALTERNATIVES: Record<string, unknown[]> = {
     "registry.tls.certManagerCaCertificate": [PEM],
     "jenkins.url": ["https://jenkins.other.example.test"],
     "registry.mirrors[].remoteUrl": ["https://mirror-api.example.test"],
+    "registry.mirrors[].warm.images": [["org/app:1.0", "org/tool:2.1"]],
+    "registry.mirrors[].warm.platforms": [["linux/amd64"]],
+    "registry.mirrors[].warm.schedule": ["30 2 * * *"],
     // Unset means "accounts" where there is no allowlist: "anonymous" is the change that opens the caches.
     "registry.mirrorPull": ["anonymous"],
     "jenkins.caCertificate": [PEM],
