@@ -180,7 +180,7 @@ afterAll(async () => {
 }, 120_000);
 
 describe("the external host's pull-through cache and its prune job, over SSH against a real Docker engine", () => {
-    test("the synth's script runs the cache container on its unix socket with its own storage beside the registry's data", () => {
+    test("the synth's script runs the cache container on its unix socket with its own storage beside the registry's data", async () => {
         const files = hostMirrorFiles({ remoteUrl: upstreamUrl(), ttl: "168h" });
         for (const file of Object.values(MIRROR_FILES)) {
             const write = synthCommand(`registry-host-mirrors-docker-io-${MIRROR_FILE_ROLES[file]}-write.create`);
@@ -206,7 +206,10 @@ describe("the external host's pull-through cache and its prune job, over SSH aga
                 [onDisk(cache.dataDir), "/var/lib/registry"],
             ].sort(),
         });
-        expect(engine.dockerOk(["logs", cache.container])).toContain(`${upstreamUrl()} answers: serving as its pull-through cache`);
+        // The start script logs its choice once the upstream has answered its check (busy machines take a moment).
+        await expect
+            .poll(() => engine.dockerOk(["logs", cache.container]), { timeout: 30_000, interval: 500 })
+            .toContain(`${upstreamUrl()} answers: serving as its pull-through cache`);
     });
 
     test("no path around the front: the former loopback port refuses, only Caddy's group opens the cache's socket", async () => {
