@@ -18,6 +18,16 @@ import { SERVICE_AWAIT_ANNOTATIONS, startupProbe } from "../shared/probes";
 import { MIRROR_COMMAND, type MirrorSpec, type MirrorWarm, type RegistryMirror, renderMirrorFiles } from "./mirrors";
 import { renderWarmScript, warmListHash } from "./warm";
 
+/** The "restricted" Pod Security Standard's container settings, on a read-only root: the caches' and their warm runs'. */
+const RESTRICTED_READ_ONLY = {
+    allowPrivilegeEscalation: false,
+    capabilities: { drop: ["ALL"] },
+    privileged: false,
+    readOnlyRootFilesystem: true,
+    runAsNonRoot: true,
+    seccompProfile: { type: "RuntimeDefault" },
+};
+
 /** A cache in the cluster, with its upstream account's env values when it has one (secret). */
 export interface ClusterMirror {
     readonly spec: MirrorSpec;
@@ -167,14 +177,7 @@ function renderClusterMirror(spec: ClusterMirrorsSpec, mirror: ClusterMirror): K
                                     requests: { cpu: "50m", memory: "64Mi" },
                                     limits: { cpu: "1", memory: "512Mi" },
                                 }),
-                                securityContext: {
-                                    allowPrivilegeEscalation: false,
-                                    capabilities: { drop: ["ALL"] },
-                                    privileged: false,
-                                    readOnlyRootFilesystem: true,
-                                    runAsNonRoot: true,
-                                    seccompProfile: { type: "RuntimeDefault" },
-                                },
+                                securityContext: RESTRICTED_READ_ONLY,
                                 // Ready once Distribution answers from its storage, in proxy mode or read-only:
                                 // never waiting for the upstream, so `pulumi up` does not either.
                                 readinessProbe: { ...MIRROR_READY, periodSeconds: 10 },
@@ -261,14 +264,7 @@ function renderClusterWarm(spec: ClusterMirrorsSpec, s: MirrorSpec, warm: Mirror
                     { name: "tmp", mountPath: "/tmp" },
                 ],
                 resources: { requests: { cpu: "10m", memory: "16Mi" }, limits: { cpu: "500m", memory: "128Mi" } },
-                securityContext: {
-                    allowPrivilegeEscalation: false,
-                    capabilities: { drop: ["ALL"] },
-                    privileged: false,
-                    readOnlyRootFilesystem: true,
-                    runAsNonRoot: true,
-                    seccompProfile: { type: "RuntimeDefault" },
-                },
+                securityContext: RESTRICTED_READ_ONLY,
             },
         ],
         volumes: [
