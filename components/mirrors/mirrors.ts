@@ -58,7 +58,7 @@ export interface MirrorSpec {
 
 /** A cache's warm list as the placements take it: images normalised (`repository reference`), platforms, schedule. */
 export interface MirrorWarm {
-    /** One line per image, "REPOSITORY REFERENCE" (a tag or a sha256 digest), e.g. "library/nginx 1.27". */
+    /** One line per image, "REPOSITORY REFERENCE" (a tag or a sha256 digest), e.g. "library/nginx 1.30". */
     readonly images: readonly string[];
     /** "os/architecture[/variant]" entries, or ["all"]. */
     readonly platforms: readonly string[];

@@ -18,7 +18,7 @@ import { DOCKER_HUB, type MirrorWarm } from "./mirrors";
 /**
  * An image of a warm list as the script reads it: "REPOSITORY REFERENCE", the digest when one is given
  * (it names the content exactly), the tag otherwise. Docker Hub's single-component names are under
- * "library/", as the runtimes read them ("nginx:1.27" is "library/nginx 1.27").
+ * "library/", as the runtimes read them ("nginx:1.30" is "library/nginx 1.30").
  */
 export function warmImageLine(upstream: string, image: string): string {
     const at = image.indexOf("@");
@@ -64,8 +64,8 @@ export interface WarmAccess {
 }
 
 /**
- * The warm script's complete text. One line per image: `warm: fetched library/nginx:1.27 (2 platforms, 7 blobs)`
- * or `warm: failed library/nginx:1.27: <why>`; a summary line; exits 1 when any image failed, after trying all.
+ * The warm script's complete text. One line per image: `warm: fetched library/nginx:1.30 (2 platforms, 7 blobs)`
+ * or `warm: failed library/nginx:1.30: <why>`; a summary line; exits 1 when any image failed, after trying all.
  */
 export function renderWarmScript(warm: Pick<MirrorWarm, "images" | "platforms">, access: WarmAccess): string {
     return renderShellScript(path.join(__dirname, "sh", "mirror-warm.sh"), {

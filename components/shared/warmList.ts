@@ -24,7 +24,7 @@ export function warmImageProblem(value: string): string | undefined {
     const nameAndTag = at < 0 ? value : value.slice(0, at);
     const first = nameAndTag.split("/")[0]!;
     if (nameAndTag.includes("/") && (/[.:]/.test(first) || first === "localhost" || first !== first.toLowerCase())) {
-        return `${JSON.stringify(value)} names a registry ("${first}"): write the image as its upstream names it, without the registry, e.g. "library/nginx:1.27"`;
+        return `${JSON.stringify(value)} names a registry ("${first}"): write the image as its upstream names it, without the registry, e.g. "library/nginx:1.30"`;
     }
     if (at < 0 && nameAndTag.lastIndexOf(":") < 0) {
         return `${JSON.stringify(value)} has no tag and no digest: name the one to fetch, e.g. "${value}:1.0" or "${value}@sha256:…"`;

@@ -117,7 +117,7 @@ describe("planMirrorCachesOnHost with a warm list", () => {
     });
 
     it("places the warm script in the cache's config directory, runs it from up, and adds its schedule to the cron file; a cache without warm has none", () => {
-        const p = plan(warmed(["nginx:1.27"]));
+        const p = plan(warmed(["nginx:1.30"]));
         const [hub, ghcr] = p.caches;
         expect(ghcr?.warm).toBeUndefined();
         expect(hub?.warm?.script.name).toBe("mirrors-docker-io-warm-script");
@@ -125,7 +125,7 @@ describe("planMirrorCachesOnHost with a warm list", () => {
         const script = String(hub?.warm?.script.args.content);
         expect(script).toContain("HTTP_CLIENT='curl'");
         expect(script).toContain("UNIX_SOCKET='/run/dso-registry-mirrors/docker.io/registry.sock'");
-        expect(script).toContain("IMAGES='library/nginx 1.27'");
+        expect(script).toContain("IMAGES='library/nginx 1.30'");
         expect(hub?.warm?.run.name).toBe("mirrors-docker-io-warm");
         expect(String(hub?.warm?.run.args.create)).toMatch(
             /nohup sh -c .*\/etc\/dso-registry\/mirrors\/docker\.io\/warm\.sh 2>&1 \| logger -t dso-registry-mirror-warm/,
@@ -136,7 +136,7 @@ describe("planMirrorCachesOnHost with a warm list", () => {
     });
 
     it("a changed list changes what up runs (so it runs again); the cache's container command does not change", () => {
-        const a = plan(warmed(["nginx:1.27"])).caches[0]!;
+        const a = plan(warmed(["nginx:1.30"])).caches[0]!;
         const b = plan(warmed(["nginx:1.28"])).caches[0]!;
         expect(a.warm?.run.args.create).not.toEqual(b.warm?.run.args.create);
         expect(a.run).toEqual(b.run);

@@ -21,15 +21,15 @@ const problemsOf = (raw: Record<string, unknown>): string => configProblems(raw,
 
 describe("registry.mirrors[].warm config", () => {
     it("takes images with the default platforms and schedule", () => {
-        const { config } = parseConfig(base({ images: ["nginx:1.27"] }));
+        const { config } = parseConfig(base({ images: ["nginx:1.30"] }));
         const mirrors = config.registry.mode === "in-cluster" ? config.registry.mirrors : [];
-        expect(mirrors[0]?.warm).toEqual({ images: ["nginx:1.27"], platforms: ["linux/amd64", "linux/arm64"], schedule: "15 4 * * *" });
+        expect(mirrors[0]?.warm).toEqual({ images: ["nginx:1.30"], platforms: ["linux/amd64", "linux/arm64"], schedule: "15 4 * * *" });
     });
 
     it.each([
         [{ images: [] }, /warm\.images: list at least one image/],
         [{ images: ["nginx"] }, /warm\.images\[0\]: "nginx" has no tag and no digest/],
-        [{ images: ["docker.io/library/nginx:1.27"] }, /warm\.images\[0\]: .* names a registry \("docker\.io"\)/],
+        [{ images: ["docker.io/library/nginx:1.30"] }, /warm\.images\[0\]: .* names a registry \("docker\.io"\)/],
         [{ images: ["Nginx:1.27"] }, /warm\.images\[0\]: .*not an image reference/],
         [{ images: ["nginx@sha256:abc"] }, /warm\.images\[0\]: .*64 lower-case hex digits/],
         [{ images: ["nginx:1"], platforms: ["amd64"] }, /warm\.platforms\[0\]: "amd64" is not a platform/],
@@ -60,7 +60,7 @@ describe("warm with the kind placement", () => {
                     mode === "kind"
                         ? { host: "localhost", port: 5002, pathPrefix: "dev" }
                         : { host: "registry.example.com", pathPrefix: "team" },
-                registry: { mode, mirrors: [{ upstream: "docker.io", warm: { images: ["nginx:1.27"] } }] },
+                registry: { mode, mirrors: [{ upstream: "docker.io", warm: { images: ["nginx:1.30"] } }] },
             },
             {},
             { allowMissingSecrets: true },
@@ -76,8 +76,8 @@ describe("warm with the kind placement", () => {
 
 describe("warm list normalisation", () => {
     it.each([
-        ["docker.io", "nginx:1.27", "library/nginx 1.27"],
-        ["docker.io", "library/nginx:1.27", "library/nginx 1.27"],
+        ["docker.io", "nginx:1.30", "library/nginx 1.30"],
+        ["docker.io", "library/nginx:1.30", "library/nginx 1.30"],
         ["docker.io", "bitnami/redis:7", "bitnami/redis 7"],
         ["ghcr.io", "app:1", "app 1"],
         ["quay.io", `org/app:2@sha256:${"c".repeat(64)}`, `org/app sha256:${"c".repeat(64)}`],
@@ -86,22 +86,22 @@ describe("warm list normalisation", () => {
     });
 
     it("lists an image written twice once, and a changed list or platform has another hash", () => {
-        const warm = mirrorWarm("docker.io", { images: ["nginx:1.27", "library/nginx:1.27"] });
-        expect(warm.images).toEqual(["library/nginx 1.27"]);
+        const warm = mirrorWarm("docker.io", { images: ["nginx:1.30", "library/nginx:1.30"] });
+        expect(warm.images).toEqual(["library/nginx 1.30"]);
         const other = mirrorWarm("docker.io", { images: ["nginx:1.28"] });
-        const arm = mirrorWarm("docker.io", { images: ["nginx:1.27"], platforms: ["linux/arm64"] });
+        const arm = mirrorWarm("docker.io", { images: ["nginx:1.30"], platforms: ["linux/arm64"] });
         expect(new Set([warmListHash(warm), warmListHash(other), warmListHash(arm)]).size).toBe(3);
         // The schedule is no part of what is fetched.
-        expect(warmListHash(mirrorWarm("docker.io", { images: ["nginx:1.27"], schedule: "0 1 * * *" }))).toBe(warmListHash(warm));
+        expect(warmListHash(mirrorWarm("docker.io", { images: ["nginx:1.30"], schedule: "0 1 * * *" }))).toBe(warmListHash(warm));
     });
 
     it("renders the script with the list and platforms as its parameters, and no account", () => {
-        const script = renderWarmScript(mirrorWarm("docker.io", { images: ["nginx:1.27"] }), {
+        const script = renderWarmScript(mirrorWarm("docker.io", { images: ["nginx:1.30"] }), {
             base: "http://cache:5000",
             client: "busybox-wget",
             cacheLogs: "logs",
         });
-        expect(script).toContain("IMAGES='library/nginx 1.27'");
+        expect(script).toContain("IMAGES='library/nginx 1.30'");
         expect(script).toContain("PLATFORMS='linux/amd64\nlinux/arm64'");
         expect(script).not.toMatch(/\$\(dirname "\$0"\)/);
     });
@@ -127,9 +127,9 @@ describe("the cluster's warm objects", () => {
     const byKind = (objects: K8sObject[], kind: string) => objects.filter((o) => o.kind === kind);
 
     it("a ConfigMap with the script, a Job named after the list that up does not wait for, and a CronJob on the schedule", () => {
-        const objects = render(["nginx:1.27"]);
+        const objects = render(["nginx:1.30"]);
         const [job] = byKind(objects, "Job") as [K8sObject & { spec: any }];
-        expect(job.metadata.name).toBe(clusterWarmJobName(spec(["nginx:1.27"]), spec(["nginx:1.27"]).warm!));
+        expect(job.metadata.name).toBe(clusterWarmJobName(spec(["nginx:1.30"]), spec(["nginx:1.30"]).warm!));
         expect(job.metadata.name).toMatch(/^registry-mirror-docker-io-warm-[0-9a-f]{8}$/);
         expect(job.metadata.annotations).toMatchObject({ "pulumi.com/skipAwait": "true" });
         const [cron] = byKind(objects, "CronJob") as [K8sObject & { spec: any }];
@@ -153,7 +153,7 @@ describe("the cluster's warm objects", () => {
     });
 
     it("a changed list is a new Job; the cache's own objects do not change", () => {
-        const a = render(["nginx:1.27"]);
+        const a = render(["nginx:1.30"]);
         const b = render(["nginx:1.28"]);
         expect(byKind(a, "Job")[0]!.metadata.name).not.toBe(byKind(b, "Job")[0]!.metadata.name);
         for (const kind of ["Deployment", "Service", "PersistentVolumeClaim"]) expect(byKind(a, kind)).toEqual(byKind(b, kind));

@@ -848,7 +848,7 @@ describe("the resources the summary reads are the program's", () => {
         // A cache with a warm list on each placement: its warm command on the host, its Job in the cluster.
         const withWarm = (registry: Record<string, unknown>) => {
             const [first, ...rest] = registry.mirrors as Record<string, unknown>[];
-            return { ...registry, mirrors: [{ ...first, warm: { images: ["nginx:1.27"] } }, ...rest] };
+            return { ...registry, mirrors: [{ ...first, warm: { images: ["nginx:1.30"] } }, ...rest] };
         };
         prodWithMore.config["dso-registry:registry"] = JSON.stringify(withWarm(JSON.parse(prodWithMore.config["dso-registry:registry"]!)));
         const localWithUi = changed("local", (raw) => {

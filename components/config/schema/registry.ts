@@ -478,7 +478,7 @@ const mirror = z.strictObject({
                 .array(warmImage)
                 .min(1, { error: "list at least one image, or leave warm out" })
                 .describe(
-                    'Images fetched through the cache ahead of need, as the upstream writes them, with a tag or a sha256 digest: "library/nginx:1.27", "nginx:1.27" (docker.io reads one-part names under library/), "org/app@sha256:…".',
+                    'Images fetched through the cache ahead of need, as the upstream writes them, with a tag or a sha256 digest: "library/nginx:1.30", "nginx:1.30" (docker.io reads one-part names under library/), "org/app@sha256:…".',
                 ),
             platforms: z
                 .array(warmPlatform)
