@@ -12,7 +12,8 @@
  *
  * With --profile-seconds N, each proxy-only front's CPU is profiled for N seconds while it serves downloads
  * (with --profile-push, while it takes pushes) back to back over HTTP/1.1, then HTTP/2 (Caddy's admin
- * endpoint, /debug/pprof/profile), and `go tool pprof -top` prints where the time went.
+ * endpoint, /debug/pprof/profile), and `go tool pprof -top` prints where the time went. With --profile-file, the
+ * shipped fronts are profiled instead, while they serve downloads from the file.
  *
  * With --caddy previous, the fronts run the Caddy of the last landed release (tools/caddy-previous) instead;
  * with --both, that Caddy's fronts run beside the pinned one's in the same rounds. Its Caddyfile leaves out the
@@ -26,7 +27,7 @@
  * the proxy holds: bench/slow-clients.ts).
  *
  *   npx tsx bench/policy-throughput.ts [--size-mib 256] [--runs 5] [--both | --caddy previous] [--without-body-timeouts]
- *     [--variant-buffer 1MiB] [--variant-timeout LINE] [--variant-binary PATH] [--profile-seconds 10 [--profile-push]]
+ *     [--variant-buffer 1MiB] [--variant-timeout LINE] [--variant-binary PATH] [--profile-seconds 10 [--profile-push | --profile-file]]
  *     [--proxy-buffer 64KiB]
  */
 import { spawn } from "node:child_process";
@@ -104,6 +105,7 @@ async function profile(
     http: "1.1" | "2",
     pushes: boolean,
     file: string,
+    fileFront: boolean,
 ): Promise<void> {
     const out = path.join(scratch, "caddy.pprof");
     const profiler = spawn("curl", ["-sS", "-o", out, `http://127.0.0.1:${adminPort}/debug/pprof/profile?seconds=${seconds}`], {
@@ -121,7 +123,7 @@ async function profile(
     const go = ["go", "/usr/local/go/bin/go"].find((g) => runOk("sh", ["-c", `command -v ${g} || true`]).stdout.trim() !== "");
     if (!go) throw new Error("no go to read the profile with");
     console.log(
-        `\nthe proxy-only front's CPU (${caddy.label}) over ${seconds} s of ${count} back-to-back ${pushes ? "pushes" : "downloads"} (HTTP/${http}):`,
+        `\n${fileFront ? "the shipped front's" : "the proxy-only front's"} CPU (${caddy.label}) over ${seconds} s of ${count} back-to-back ${pushes ? "pushes" : "downloads"} (HTTP/${http}):`,
     );
     console.log(runOk(go, ["tool", "pprof", "-top", "-nodecount=30", caddy.binary, out]).stdout);
 }
@@ -186,6 +188,8 @@ interface Fronts {
     readonly shipped: RealRegistry;
     readonly proxied: RealRegistry;
     readonly adminPort: number;
+    /** The shipped front's admin endpoint: only with --profile-file (as rendered, it has none). */
+    readonly shippedAdminPort?: number;
 }
 
 /** min / median / max of bytes per second, as MiB/s. */
@@ -204,7 +208,9 @@ async function main(): Promise<void> {
         for (const caddy of caddys) {
             // The external host's front as it ships: the host's Caddyfile shape, HTTP/2 offered.
             const adminPort = await freePort();
-            const hostFront = (p: AccessPolicy) => caddy.edit(renderCaddyfile(p));
+            const shippedAdminPort = process.argv.includes("--profile-file") ? await freePort() : undefined;
+            const hostFront = (p: AccessPolicy) =>
+                caddy.edit(renderCaddyfile(shippedAdminPort ? { ...p, admin: `127.0.0.1:${shippedAdminPort}` } : p));
             const proxiedFront = (p: AccessPolicy) => {
                 const text = caddy.edit(renderCaddyfile({ ...p, admin: `127.0.0.1:${adminPort}` }));
                 return buffer ? text.replace(/(read|write)_buffer \S+/g, `$1_buffer ${buffer}`) : text;
@@ -214,7 +220,7 @@ async function main(): Promise<void> {
                 await proxied.stop();
                 throw e;
             });
-            all.push({ caddy, shipped, proxied, adminPort });
+            all.push({ caddy, shipped, proxied, adminPort, shippedAdminPort });
         }
         const file = path.join(scratch, "blob");
         const data = randomBytes(sizeMib * 1024 * 1024);
@@ -285,16 +291,18 @@ async function main(): Promise<void> {
         if (profileSeconds > 0) {
             for (const f of all) {
                 for (const http of ["1.1", "2"] as const) {
+                    const fileFront = f.shippedAdminPort !== undefined;
                     await profile(
-                        f.proxied,
+                        fileFront ? f.shipped : f.proxied,
                         digest,
-                        f.adminPort,
+                        f.shippedAdminPort ?? f.adminPort,
                         profileSeconds,
                         scratch,
                         f.caddy,
                         http,
                         process.argv.includes("--profile-push"),
                         file,
+                        fileFront,
                     );
                 }
             }
