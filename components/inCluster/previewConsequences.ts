@@ -98,6 +98,70 @@ const exposure: Rule = (c) => {
     ];
 };
 
+const NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy";
+
+/** Who a NetworkPolicy admits and where it lets its pods connect: "namespace X" and "network C" entries per direction. */
+function policyPeers(spec: unknown): { readonly admitted: Set<string>; readonly out: Set<string> | undefined } {
+    const peers = (rules: unknown, key: "from" | "to") => {
+        const found = new Set<string>();
+        for (const rule of Array.isArray(rules) ? rules : []) {
+            for (const peer of ((rule as Record<string, unknown>)?.[key] as unknown[] | undefined) ?? []) {
+                const p = peer as { namespaceSelector?: { matchExpressions?: { values?: string[] }[] }; ipBlock?: { cidr?: string } };
+                for (const e of p.namespaceSelector?.matchExpressions ?? []) for (const v of e.values ?? []) found.add(`namespace ${v}`);
+                if (p.ipBlock?.cidr) found.add(`network ${p.ipBlock.cidr}`);
+            }
+        }
+        return found;
+    };
+    const types = at(spec, "policyTypes");
+    const restrictsOut = Array.isArray(types) && types.includes("Egress");
+    return { admitted: peers(at(spec, "ingress"), "from"), out: restrictsOut ? peers(at(spec, "egress"), "to") : undefined };
+}
+
+const listed = (items: Iterable<string>) => [...items].sort().join(", ");
+
+/**
+ * The registry's NetworkPolicy: created, it refuses pods it does not admit (where the network plugin enforces it);
+ * changed, what it admits no longer or newly, and its pods' connections out; deleted, every pod reaches them again.
+ */
+const networkPolicy: Rule = (c) => {
+    if (c.type !== NETWORK_POLICY) return [];
+    const name = metadataName(c);
+    const enforced = "where the cluster's network plugin enforces NetworkPolicy";
+    if (c.op === "delete")
+        return [{ kind: "exposure", text: `NetworkPolicy ${name} is deleted: every pod of the cluster reaches the registry's pods again` }];
+    const now = policyPeers(at(c.news, "spec"));
+    if (c.op === "create") {
+        const out = now.out ? `; their connections out are limited to DNS and ${listed(now.out) || "nothing else"}` : "";
+        return [
+            {
+                kind: "exposure",
+                text: `NetworkPolicy ${name} is created: ${enforced}, only ${listed(now.admitted)} reach the registry's pods; a pod elsewhere that connects to them directly (Service registry or registry-tls, not through the ingress) is refused${out}`,
+            },
+        ];
+    }
+    const before = policyPeers(at(c.olds, "spec"));
+    const dropped = [...before.admitted].filter((p) => !now.admitted.has(p));
+    const added = [...now.admitted].filter((p) => !before.admitted.has(p));
+    const parts = [
+        ...(dropped.length
+            ? [`${listed(dropped)} no longer reach the registry's pods (${enforced}): their direct pulls and pushes are refused`]
+            : []),
+        ...(added.length ? [`${listed(added)} now reach them`] : []),
+    ];
+    const outBefore = before.out ? listed(before.out) : undefined;
+    const outNow = now.out ? listed(now.out) : undefined;
+    if (outBefore !== outNow) {
+        parts.push(
+            outNow === undefined
+                ? "the pods' connections out are no longer restricted"
+                : `the pods' connections out are limited to DNS and ${outNow || "nothing else"}${outBefore === undefined ? "" : ` (before: ${outBefore || "DNS only"})`}`,
+        );
+    }
+    if (!parts.length) return [];
+    return [{ kind: "exposure", text: `NetworkPolicy ${name} ${c.op === "replace" ? "is replaced" : "changes"}: ${parts.join("; ")}` }];
+};
+
 /** Claims and namespaces, which hold the data. */
 const claims: Rule = (c) => {
     if (c.type === CLAIM) {
@@ -144,4 +208,4 @@ const claims: Rule = (c) => {
 };
 
 /** The in-cluster registry's rules, in the order the summary applies them. */
-export const IN_CLUSTER_RULES: readonly Rule[] = [inClusterWorkload, exposure, claims];
+export const IN_CLUSTER_RULES: readonly Rule[] = [inClusterWorkload, exposure, networkPolicy, claims];

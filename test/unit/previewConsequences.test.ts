@@ -14,6 +14,7 @@ import { ACCOUNTS_TARGETS } from "../../components/accounts/previewConsequences"
 import { passwordOverlapName } from "../../components/accounts/registryAccounts";
 import { type DisruptionBudget, disruptionBudget } from "../../components/config/schema/review";
 import { EXTERNAL_HOST_TARGETS } from "../../components/externalHost/previewConsequences";
+import { type NetworkPolicySettings, renderNetworkPolicy, resolveNetworkPolicy } from "../../components/inCluster/networkPolicy";
 import { IN_CLUSTER_TARGETS } from "../../components/inCluster/previewConsequences";
 import { JENKINS_TARGETS } from "../../components/jenkins/previewConsequences";
 import { KIND_TARGETS } from "../../components/kind/previewConsequences";
@@ -92,6 +93,28 @@ function step(s: StepSpec): PreviewStep {
 }
 
 const REMOTE = "command:remote:Command";
+
+/** The registry's NetworkPolicy as the stack renders it, with `settings` over the defaults (in-cluster, Traefik, monitoring). */
+function policy(settings: Partial<NetworkPolicySettings>): Record<string, unknown> {
+    const resolved = resolveNetworkPolicy(
+        { enabled: true, clientNamespaces: [], nodeNetworks: [], monitoringNamespaces: ["monitoring"], ...settings },
+        { controller: "traefik", proxyNetworks: [], objectStore: false },
+    );
+    return renderNetworkPolicy({ namespace: "dso", networkPolicy: resolved, monitoring: true } as never) as unknown as Record<
+        string,
+        unknown
+    >;
+}
+
+function policyStep(op: StepSpec["op"], olds: Record<string, unknown> | undefined, news: Record<string, unknown> | undefined): PreviewStep {
+    return step({
+        op,
+        chain: [IN_CLUSTER, "kubernetes:networking.k8s.io/v1:NetworkPolicy"],
+        name: "registry-policy",
+        ...(olds ? { olds } : {}),
+        ...(news ? { news } : {}),
+    });
+}
 const NODE_FILE = ["dso-registry:nodeTrust:NodeTrustFleet", "dso-registry:nodeTrust:NodeTrust", "dso-registry:nodeTrust:NodeFile", REMOTE];
 const HOST = "dso-registry:externalHost:ExternalRegistryHost";
 const IN_CLUSTER = "dso-registry:inCluster:InClusterRegistry";
@@ -656,6 +679,31 @@ const CASES: readonly (readonly [string, readonly PreviewStep[], Expected])[] = 
             }),
         ],
         [["exposure", "Ingress registry is replaced"]],
+    ],
+    [
+        "the registry's NetworkPolicy created: who it admits, and that a pod elsewhere is refused",
+        [policyStep("create", undefined, policy({}))],
+        [["exposure", "only namespace dso, namespace ingress, namespace kube-system, namespace monitoring, namespace traefik reach"]],
+    ],
+    [
+        "the NetworkPolicy's client namespace taken out: named, and its direct clients refused",
+        [policyStep("update", policy({ clientNamespaces: ["ci"] }), policy({}))],
+        [["exposure", "NetworkPolicy registry changes: namespace ci no longer reach the registry's pods"]],
+    ],
+    [
+        "the NetworkPolicy's connections out changed: what they are limited to now, and before",
+        [policyStep("update", policy({ egressNetworks: [] }), policy({ egressNetworks: ["10.9.0.0/16"] }))],
+        [["exposure", "connections out are limited to DNS and namespace dso, network 10.9.0.0/16 (before: namespace dso)"]],
+    ],
+    [
+        "the NetworkPolicy changed in nothing it admits: no consequence",
+        [policyStep("update", policy({ monitoringNamespaces: ["monitoring"] }), policy({ monitoringNamespaces: ["monitoring"] }))],
+        [],
+    ],
+    [
+        "the NetworkPolicy deleted: every pod reaches the registry again",
+        [policyStep("delete", policy({}), undefined)],
+        [["exposure", "NetworkPolicy registry is deleted: every pod of the cluster reaches"]],
     ],
 ];
 
