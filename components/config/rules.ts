@@ -593,6 +593,12 @@ function retentionProblems(c: ModeConfig): ConfigProblem[] {
                 ),
             );
         }
+        if (rule.keepPulledWithinDays !== undefined && c.registry.mode !== "external-host") {
+            problems.push({
+                key: key(i, "keepPulledWithinDays"),
+                message: `is set, but retention by last pull reads the pull history only the external host's front keeps (its access log, harvested on the host); registry.mode "${c.registry.mode}" keeps none: remove it, and keep what runs with keepNewest, keepDays or protect (docs/deletes-and-gc.md, Retention by last pull)`,
+            });
+        }
         const first = rules.findIndex((r) => r.prefix === rule.prefix);
         if (first !== i) {
             problems.push({

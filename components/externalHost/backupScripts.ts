@@ -10,8 +10,9 @@ import { shQuote } from "../shared/shQuote";
 import { BACKUP_WARM_TAG, type BackupDestination, resticRepository, SNAPSHOT_PARAMS } from "../upkeep/backup";
 import { FRONT_WINDOW_PARAMS } from "../upkeep/frontWindow";
 import { type JobReporting, reportingParams } from "../upkeep/reporting";
-import { type Retention, renderRetentionScript } from "../upkeep/retention";
+import { pullHistoryDays, type Retention, renderRetentionScript } from "../upkeep/retention";
 import { renderVerifyScript } from "../upkeep/verify";
+import { CADDY_ACCESS_LOG } from "./caddySite";
 import { type MavenHostSpec, mavenRunParams } from "./mavenScripts";
 import { type ContainerSpec, FRONT_CONTAINER, type HostLayout, hostPaths, hostScript, lockParams, registryParams } from "./scripts";
 
@@ -168,6 +169,21 @@ export function retentionScript(spec: Pick<ContainerSpec, "layout" | "storage">,
         registryLogs: "docker logs dso-registry",
         ...(dataDir ? { storageRoot: dataDir } : {}),
         ...(textfileDir ? { textfileDir } : {}),
+        ...(pullHistoryDays(retention) !== undefined ? { pullHistory: hostPaths(spec.layout).pullHistory } : {}),
+    });
+}
+
+/**
+ * The pull history's feed (placed as dso-registry-pulls, with a rule's keepPulledWithinDays): reads the
+ * front's access log and the files Caddy rolled it into that changed since its last run, and merges their
+ * pulls into the history in the front's directory, keeping `keepDays` days (the longest
+ * keepPulledWithinDays). Run by the GC script before retention's plan, and every hour by cron.
+ */
+export function pullsScript(layout: HostLayout, keepDays: number): string {
+    return hostScript("dso-registry-pulls.sh", {
+        ACCESS_LOG: CADDY_ACCESS_LOG,
+        PULL_HISTORY: hostPaths(layout).pullHistory,
+        KEEP_DAYS: keepDays,
     });
 }
 

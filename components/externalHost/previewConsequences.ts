@@ -12,6 +12,7 @@ import {
     containerChange,
     DATA,
     either,
+    type Finding,
     is,
     may,
     paramChange,
@@ -21,7 +22,7 @@ import {
     UNKNOWN,
     UNMEASURED_OUTAGE,
 } from "../consequences/previewConsequences";
-import { containerRunStepName, dataDirStepName } from "../shared/hostAccess";
+import { containerRunStepName, dataDirStepName, HOST_FILE_TYPE } from "../shared/hostAccess";
 import { CADDY_SITE_TYPE, caddyApplyStepName } from "./caddySite";
 import { HOST_PACKAGES_TYPE } from "./hostPackages";
 import { HOST_LOGIN_LIMIT_TYPE } from "./loginLimit";
@@ -29,6 +30,7 @@ import { MAVEN_CONTAINER_TYPE } from "./mavenContainer";
 import { PURGE_ON_DESTROY_TYPE, purgeMarkerStepName } from "./purgeOnDestroy";
 import { REGISTRY_CONTAINER_TYPE } from "./registryContainer";
 import { UI_CONTAINER_TYPE } from "./uiContainer";
+import { RETENTION_SCRIPT_ROLE } from "./upkeep";
 
 /** The resources the external host's rules read. */
 export const EXTERNAL_HOST_TARGETS = {
@@ -40,6 +42,12 @@ export const EXTERNAL_HOST_TARGETS = {
     hostRegistryData: { types: COMMANDS, parentType: HOST_PACKAGES_TYPE, named: child(dataDirStepName) },
     hostMavenData: { types: COMMANDS, parentType: MAVEN_CONTAINER_TYPE, named: child(dataDirStepName) },
     hostPurgeMarker: { types: COMMANDS, parentType: PURGE_ON_DESTROY_TYPE, named: child(purgeMarkerStepName) },
+    /** The write of tag retention's script (its rules are its RULES parameter). */
+    hostRetention: {
+        types: COMMANDS,
+        parentType: HOST_FILE_TYPE,
+        named: (r) => r.parentName.endsWith(`-${RETENTION_SCRIPT_ROLE}`) && r.name === `${r.parentName}-write`,
+    },
 } as const satisfies Record<string, Target>;
 
 /** Distribution on the external host. */
@@ -187,5 +195,48 @@ const hostData: Rule = (c) => {
     return [];
 };
 
+/** `keepPulledWithinDays` of each rule in a retention script's RULES ("PREFIX NEWEST DAYS PULLED_DAYS" a line). */
+function pulledDays(command: unknown): Map<string, number | undefined> {
+    const rules = new Map<string, number | undefined>();
+    for (const line of (scriptParameters(command).RULES ?? "").split("\n")) {
+        const [prefix, , , pulled] = line.split(" ");
+        if (prefix) rules.set(prefix, pulled === undefined || pulled === "-" ? undefined : Number(pulled));
+    }
+    return rules;
+}
+
+/**
+ * Tag retention by last pull on the external host: a rule's `keepPulledWithinDays` shortened or removed lets
+ * the next collection (in "apply") remove old tags that only recent pulls kept, and the clusters that pull
+ * them then fail; one added keeps more, once the pull history reaches that far back.
+ */
+const hostRetention: Rule = (c) => {
+    if (!is(c, EXTERNAL_HOST_TARGETS.hostRetention) || c.op === "delete") return [];
+    if (changeAt(c, "stdin") === "no") return [];
+    const olds = c.op === "create" ? new Map<string, number | undefined>() : pulledDays(c.olds.stdin);
+    const news = pulledDays(c.news.stdin);
+    const applies = scriptParameters(c.news.stdin).MODE === "apply";
+    const findings: Finding[] = [];
+    for (const [prefix, before] of olds) {
+        const after = news.get(prefix);
+        if (before === undefined || (after !== undefined && after >= before)) continue;
+        const now =
+            after === undefined ? "no longer keeps tags for being pulled" : `keeps tags pulled within ${after} days instead of ${before}`;
+        findings.push({
+            kind: "data",
+            text: `tag retention: "${prefix}" ${now}: the next garbage collection ${applies ? "removes" : "lists (dry-run)"} the old tags only pulls kept, and pulls of them fail from then on (docs/deletes-and-gc.md, Retention by last pull)`,
+            ...(applies ? { disrupts: DATA } : {}),
+        });
+    }
+    for (const [prefix, after] of news) {
+        if (after === undefined || olds.get(prefix) !== undefined) continue;
+        findings.push({
+            kind: "other",
+            text: `tag retention: "${prefix}" keeps tags pulled within ${after} days, from the front's access log on the host; until its pull history reaches ${after} days back, a tag it does not show pulled is kept`,
+        });
+    }
+    return findings;
+};
+
 /** The external host's rules, in the order the summary applies them. */
-export const EXTERNAL_HOST_RULES: readonly Rule[] = [hostRegistry, hostCaddy, hostOtherContainer, hostLoginLimit, hostData];
+export const EXTERNAL_HOST_RULES: readonly Rule[] = [hostRegistry, hostCaddy, hostOtherContainer, hostLoginLimit, hostData, hostRetention];

@@ -144,6 +144,10 @@ export function hostPaths(layout: HostLayout) {
         statusScript: `${layout.binDir}/dso-registry-status`,
         verifyScript: `${layout.binDir}/dso-registry-verify`,
         retentionScript: `${layout.binDir}/dso-registry-retention`,
+        /** Reads the front's access log into the pull history (retention's keepPulledWithinDays). */
+        pullsScript: `${layout.binDir}/dso-registry-pulls`,
+        /** The pull history, in the front's directory beside its logs: it survives restarts and log rotation. */
+        pullHistory: `${layout.frontDir}/pull-history`,
         restoreScript: `${layout.binDir}/dso-registry-restore`,
         /** Distribution's unix socket on the host: the front's upstream, and the upkeep scripts' way in. */
         registrySocket: `${layout.socketDir}/${DISTRIBUTION.socketName}`,
@@ -388,6 +392,8 @@ export function caddyRemoveScript(layout: HostLayout): string {
 
 export interface UpkeepSpec {
     readonly garbageCollection: { readonly enabled: boolean; readonly schedule: string; readonly deleteUntagged: boolean };
+    /** The pull history is read from the access log every hour (retention's keepPulledWithinDays). */
+    readonly pulls?: boolean;
     /** Scheduled backups; none when unset. */
     readonly backup?: { readonly schedule: string };
 }
@@ -407,6 +413,7 @@ export function gcScript(
     maven?: MavenCleanup,
     reporting?: JobReporting,
     retention = false,
+    pulls = false,
 ): string {
     const paths = hostPaths(spec.layout);
     return hostScript("dso-registry-gc.sh", {
@@ -418,6 +425,7 @@ export function gcScript(
         DELETE_UNTAGGED: deleteUntagged,
         VERIFY_SCRIPT: paths.verifyScript,
         RETENTION_SCRIPT: retention ? paths.retentionScript : "",
+        PULLS_SCRIPT: retention && pulls ? paths.pullsScript : "",
         ...registryParams(spec, specFingerprint),
         ...mavenCleanupParams(maven),
         ...reportingParams(reporting, paths.gcScript, spec.storage?.kind === "s3" ? "" : spec.layout.dataDir),
@@ -434,6 +442,9 @@ export function cronFile(layout: HostLayout, upkeep: UpkeepSpec): string {
     ];
     if (upkeep.garbageCollection.enabled) {
         lines.push(`${upkeep.garbageCollection.schedule} root ${paths.gcScript} 2>&1 | logger -t dso-registry-gc`);
+    }
+    if (upkeep.pulls) {
+        lines.push(`17 * * * * root ${paths.pullsScript} 2>&1 | logger -t dso-registry-pulls`);
     }
     if (upkeep.backup) {
         lines.push(`${upkeep.backup.schedule} root ${paths.backupScript} 2>&1 | logger -t dso-registry-backup`);

@@ -9,13 +9,14 @@ import { HostFilesCheck, type HostFilesCheckArgs } from "../shared/hostFilesChec
 import { typeToken } from "../shared/typeToken";
 import type { BackupDestination } from "../upkeep/backup";
 import type { JobReporting } from "../upkeep/reporting";
-import type { Retention } from "../upkeep/retention";
+import { pullHistoryDays, type Retention } from "../upkeep/retention";
 import {
     type BackedUpMaven,
     backupKnownHosts,
     backupPaths,
     backupS3EnvFile,
     backupScript,
+    pullsScript,
     restoreScript,
     retentionScript,
     verifyScript,
@@ -73,6 +74,9 @@ export interface HostUpkeepArgs {
     readonly retention?: Retention;
 }
 
+/** The role of tag retention's script among `HostUpkeep`'s files: its HostFile is `<name>-retention-script`. */
+export const RETENTION_SCRIPT_ROLE = "retention-script";
+
 /** A file `HostUpkeep` places: its HostFile's resource name and args, and the files placed before it that it waits for. */
 export interface PlannedUpkeepFile extends PlannedHostFile {
     /** Resource names of files earlier in the plan; no `dependsOn` when unset. */
@@ -100,6 +104,7 @@ export function planHostUpkeep(name: string, args: HostUpkeepArgs): HostUpkeepPl
         snapshotBuildsToKeep: maven.snapshotBuildsToKeep,
     };
     const paths = hostPaths(spec.layout);
+    const pullDays = pullHistoryDays(args.retention);
     const files: PlannedUpkeepFile[] = [];
     const file = (role: string, path: string, mode: string, content: pulumi.Input<string>, secret = false) => {
         files.push({ name: `${name}-${role}`, args: { connection, path, mode, content, secret } });
@@ -110,10 +115,20 @@ export function planHostUpkeep(name: string, args: HostUpkeepArgs): HostUpkeepPl
     script(
         "gc-script",
         paths.gcScript,
-        gcScript(spec, specFingerprint, garbageCollection.deleteUntagged, mavenCleanup, reporting, args.retention !== undefined),
+        gcScript(
+            spec,
+            specFingerprint,
+            garbageCollection.deleteUntagged,
+            mavenCleanup,
+            reporting,
+            args.retention !== undefined,
+            pullDays !== undefined,
+        ),
     );
     script("status-script", paths.statusScript, statusScript(spec, args.status));
-    if (args.retention) script("retention-script", paths.retentionScript, retentionScript(spec, args.retention, args.status.textfileDir));
+    if (args.retention)
+        script(RETENTION_SCRIPT_ROLE, paths.retentionScript, retentionScript(spec, args.retention, args.status.textfileDir));
+    if (pullDays !== undefined) script("pulls-script", paths.pullsScript, pullsScript(spec.layout, pullDays));
     if (backup) {
         const bp = backupPaths();
         const { destination, credentials } = backup;
@@ -141,7 +156,11 @@ export function planHostUpkeep(name: string, args: HostUpkeepArgs): HostUpkeepPl
         });
     }
     // The schedule goes last: cron must never find an entry whose script is not there yet.
-    const schedules: UpkeepSpec = { garbageCollection, ...(backup ? { backup: { schedule: backup.schedule } } : {}) };
+    const schedules: UpkeepSpec = {
+        garbageCollection,
+        ...(pullDays !== undefined && garbageCollection.enabled ? { pulls: true } : {}),
+        ...(backup ? { backup: { schedule: backup.schedule } } : {}),
+    };
     if (garbageCollection.enabled || backup) {
         files.push({
             name: `${name}-cron`,

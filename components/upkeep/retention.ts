@@ -85,11 +85,15 @@ function attachmentLayerLines(): string[] {
 /** The file the counts go to in `RetentionScriptSpec.textfileDir`. */
 export const RETENTION_TEXTFILE = "dso_registry_retention.prom";
 
-/** One rule: the repositories under `prefix` keep their `keepNewest` newest tags and/or those younger than `keepDays`. */
+/**
+ * One rule: the repositories under `prefix` keep their `keepNewest` newest tags, those younger than
+ * `keepDays`, and those pulled within `keepPulledWithinDays` (the pull history), any of them.
+ */
 export interface RetentionRule {
     readonly prefix: string;
     readonly keepNewest?: number;
     readonly keepDays?: number;
+    readonly keepPulledWithinDays?: number;
 }
 
 /** The retention settings, as configured. */
@@ -110,18 +114,26 @@ export interface RetentionScriptSpec extends RegistryApiAccess {
     readonly storageRoot?: string;
     /** The directory the counts go to (`RETENTION_TEXTFILE`, Prometheus's text format); none when unset. */
     readonly textfileDir?: string;
+    /** The pull history (sh/pull-history.sh) that `keepPulledWithinDays` reads; none when unset. */
+    readonly pullHistory?: string;
 }
 
-/** RULES as the script reads it: "PREFIX KEEP_NEWEST KEEP_DAYS" a line, "-" for unset. */
+/** RULES as the script reads it: "PREFIX KEEP_NEWEST KEEP_DAYS KEEP_PULLED_DAYS" a line, "-" for unset. */
 export function retentionRuleLines(rules: readonly RetentionRule[]): string[] {
-    return rules.map((r) => `${r.prefix} ${r.keepNewest ?? "-"} ${r.keepDays ?? "-"}`);
+    return rules.map((r) => `${r.prefix} ${r.keepNewest ?? "-"} ${r.keepDays ?? "-"} ${r.keepPulledWithinDays ?? "-"}`);
+}
+
+/** The longest `keepPulledWithinDays` of the rules: how far back the pull history keeps pulls; undefined when no rule has it. */
+export function pullHistoryDays(retention: Pick<Retention, "rules"> | undefined): number | undefined {
+    const days = (retention?.rules ?? []).flatMap((r) => (r.keepPulledWithinDays === undefined ? [] : [r.keepPulledWithinDays]));
+    return days.length > 0 ? Math.max(...days) : undefined;
 }
 
 /**
  * The script's complete text. Prints each tag it removes, or would remove in dry-run, on its own line
  * (`retention: removed team/app:41 (not among the 10 newest, 40 days old; with its manifest sha256:…)`;
  * an attached tag: `retention: removed team/app:sha256-….sig (attached to sha256:…, which retention removes)`),
- * each tag it keeps for a reason worth telling (`retention: kept …`), each tag that looks attached and is not
+ * each tag it keeps for a reason worth telling (`retention: kept team/app:1.2 (pulled 3 days ago)`), each tag that looks attached and is not
  * (`retention: not attached team/app:sha256-….sig (<why>; it counts as a tag of its own)`), and a summary line
  * (`retention: apply: 3 tags removed, …`); fails when Distribution refused a removal.
  */
@@ -130,6 +142,7 @@ export function renderRetentionScript(options: RetentionScriptSpec): string {
         ...registryApiParams(options),
         MODE: options.retention.mode,
         RULES: retentionRuleLines(options.retention.rules),
+        PULL_HISTORY: options.pullHistory ?? "",
         PROTECT: [...options.retention.protect],
         ATTACHED_TAG,
         ATTACHMENT_LAYERS: attachmentLayerLines(),

@@ -263,6 +263,7 @@ const ALTERNATIVES: Record<string, unknown[]> = {
     "registry.maintenance.backup.destination.storageClass": ["other-disks"],
     "registry.maintenance.retention.rules[].prefix": ["docker-internal/p2c/team-b/"],
     "registry.maintenance.retention.rules[].keepDays": [30],
+    "registry.maintenance.retention.rules[].keepPulledWithinDays": [30],
     "registry.maintenance.retention.protect": [["latest"]],
     "registry.distributionConfig.log.fields": [{ environment: "lab" }],
     "registry.distributionConfig.http.headers": [{ "X-Frame-Options": ["DENY"] }],

@@ -20,6 +20,7 @@ import { JENKINS_TARGETS } from "../../components/jenkins/previewConsequences";
 import { KIND_TARGETS } from "../../components/kind/previewConsequences";
 import { MIRROR_TARGETS } from "../../components/mirrors/previewConsequences";
 import { NODE_TRUST_TARGETS } from "../../components/nodeTrust/previewConsequences";
+import { HOST_FILE_TYPE } from "../../components/shared/hostAccess";
 import { shQuote } from "../../components/shared/shQuote";
 import {
     BUDGET_KEYS,
@@ -268,6 +269,19 @@ const credentialUpdate = (password: string, detailedDiff?: Record<string, { kind
         detailedDiff,
     });
 
+/** An update of tag retention's script on the external host, from one MODE and RULES to another. */
+const retentionScriptUpdate = (before: Record<string, string>, after: Record<string, string>) => {
+    const chain = [HOST, "dso-registry:externalHost:HostUpkeep", HOST_FILE_TYPE, REMOTE];
+    return step({
+        op: "update",
+        chain,
+        name: "registry-host-upkeep-retention-script-write",
+        parent: urn(chain.slice(0, 3), "registry-host-upkeep-retention-script"),
+        olds: { connection, stdin: script(before) },
+        news: { connection, stdin: script(after) },
+    });
+};
+
 /** What a case must yield: each consequence's kind and a phrase of its text, in the summary's order. */
 type Expected = readonly (readonly [ConsequenceKind, string])[];
 
@@ -341,6 +355,26 @@ const CASES: readonly (readonly [string, readonly PreviewStep[], Expected])[] = 
             ),
         ],
         [["registry", "the registry container on the external host is recreated"]],
+    ],
+    [
+        "retention by last pull removed from a rule in apply: the next collection removes the tags only pulls kept",
+        [retentionScriptUpdate({ MODE: "apply", RULES: "ci/ 10 - 30" }, { MODE: "apply", RULES: "ci/ 10 - -" })],
+        [
+            [
+                "data",
+                'tag retention: "ci/" no longer keeps tags for being pulled: the next garbage collection removes the old tags only pulls kept',
+            ],
+        ],
+    ],
+    [
+        "retention by last pull added: it keeps more, once the pull history reaches back",
+        [retentionScriptUpdate({ MODE: "apply", RULES: "ci/ 10 -" }, { MODE: "apply", RULES: "ci/ 10 - 30" })],
+        [["other", 'tag retention: "ci/" keeps tags pulled within 30 days']],
+    ],
+    [
+        "retention's rules change, keepPulledWithinDays as it was: nothing to tell",
+        [retentionScriptUpdate({ MODE: "apply", RULES: "ci/ 10 - 30" }, { MODE: "apply", RULES: "ci/ 12 - 30" })],
+        [],
     ],
     [
         "only the metrics relay's spec changes: the registry container stays",
@@ -890,7 +924,13 @@ describe("the resources the summary reads are the program's", () => {
         );
         const prodWithMore = changed("prod", (raw) => {
             raw.mavenRegistry = { ...raw.mavenRegistry, host: raw.containerRegistry!.host };
-            raw.registry = { ...raw.registry, ui: { enabled: true } };
+            const registry = raw.registry as Record<string, Record<string, unknown>>;
+            // Tag retention by last pull: its script on the host.
+            const maintenance = {
+                ...registry.maintenance,
+                retention: { rules: [{ prefix: "docker-internal/p2c/", keepPulledWithinDays: 30 }] },
+            };
+            raw.registry = { ...registry, ui: { enabled: true }, maintenance };
             raw.nodes = { ...raw.nodes, runtime: "containerd", allowContainerdRestart: true };
         });
         // A cache with a warm list on each placement: its warm command on the host, its Job in the cluster.

@@ -68,10 +68,17 @@ describe("the retention settings", () => {
 
     it.each([
         [
-            "a rule with neither keepNewest nor keepDays",
+            "a rule with neither keepNewest, keepDays nor keepPulledWithinDays",
             { rules: [{ prefix: "platform/a/" }] },
             "rules[0]",
-            "needs keepNewest, keepDays or both",
+            "needs keepNewest, keepDays or keepPulledWithinDays",
+        ],
+        ["keepPulledWithinDays 0", { rules: [{ prefix: "platform/a/", keepPulledWithinDays: 0 }] }, "rules[0].keepPulledWithinDays", ""],
+        [
+            "keepPulledWithinDays in the cluster, which keeps no pull history",
+            { rules: [{ prefix: "platform/a/", keepNewest: 3, keepPulledWithinDays: 30 }] },
+            "rules[0].keepPulledWithinDays",
+            'registry.mode "in-cluster" keeps none',
         ],
         ["keepNewest 0", { rules: [{ prefix: "platform/a/", keepNewest: 0 }] }, "rules[0].keepNewest", ""],
         ["keepDays 1.5", { rules: [{ prefix: "platform/a/", keepDays: 1.5 }] }, "rules[0].keepDays", ""],
@@ -109,6 +116,20 @@ describe("the retention settings", () => {
             problems.some((p) => p.startsWith(`dso-registry:registry.maintenance.retention.${key}:`) && p.includes(message)),
             problems.join("\n"),
         ).toBe(true);
+    });
+
+    it("accept keepPulledWithinDays on the external host, alone or beside the other terms, and refuse it on kind", () => {
+        const rules = [
+            { prefix: "platform/a/", keepPulledWithinDays: 30 },
+            { prefix: "platform/", keepNewest: 10, keepPulledWithinDays: 60 },
+        ];
+        expect(configProblems(config({ rules }, { mode: "external-host" })).filter((p) => p.includes("retention"))).toEqual([]);
+        expect(retentionOf(config({ rules }, { mode: "external-host" })).rules).toEqual(rules);
+        const onKind = configProblems(config({ rules }, { mode: "kind" }));
+        expect(onKind.filter((p) => p.includes('registry.mode "kind" keeps none')).map((p) => p.split(":")[1])).toEqual([
+            "registry.maintenance.retention.rules[0].keepPulledWithinDays",
+            "registry.maintenance.retention.rules[1].keepPulledWithinDays",
+        ]);
     });
 
     it("are refused with rules while garbage collection is off: retention runs with it", () => {
@@ -164,9 +185,11 @@ describe("renderRetentionScript", () => {
         registryLogs: "LOGS",
     });
 
-    it("gives each rule as one line of prefix, keepNewest and keepDays, '-' for unset", () => {
-        expect(retentionRuleLines(RETENTION.rules)).toEqual(["platform/team-a/ 10 -", "platform/ - 30"]);
-        expect(text).toContain("RULES='platform/team-a/ 10 -\nplatform/ - 30'");
+    it("gives each rule as one line of prefix, keepNewest, keepDays and keepPulledWithinDays, '-' for unset", () => {
+        expect(retentionRuleLines(RETENTION.rules)).toEqual(["platform/team-a/ 10 - -", "platform/ - 30 -"]);
+        expect(text).toContain("RULES='platform/team-a/ 10 - -\nplatform/ - 30 -'");
+        expect(retentionRuleLines([{ prefix: "platform/b/", keepPulledWithinDays: 14 }])).toEqual(["platform/b/ - - 14"]);
+        expect(text).toContain("PULL_HISTORY=''");
         expect(text).toContain("PROTECT='latest\nrelease-.*'");
         expect(text).toContain("MODE='apply'");
     });
@@ -206,6 +229,16 @@ describe("on the external host", () => {
         expect(retention).toBeGreaterThan(window);
         expect(readOnly).toBeGreaterThan(retention);
         expect(hostGcScript(spec, "fp", false)).toContain("RETENTION_SCRIPT=''");
+        expect(text).toContain("PULLS_SCRIPT=''");
+    });
+
+    it("with keepPulledWithinDays, the GC script brings the pull history up to date before retention's read phase", () => {
+        const text = hostGcScript(spec, "fp", false, undefined, undefined, true, true);
+        expect(text).toContain("PULLS_SCRIPT='/usr/local/sbin/dso-registry-pulls'");
+        const pulls = text.indexOf('"${DSO_ROOT:-}$PULLS_SCRIPT" ||');
+        const plan = text.indexOf('"${DSO_ROOT:-}$RETENTION_SCRIPT" plan "$plan"');
+        expect(pulls).toBeGreaterThan(0);
+        expect(plan).toBeGreaterThan(pulls);
     });
 
     it("the status shows retention's last run from its textfile, or that it is off", () => {

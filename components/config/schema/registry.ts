@@ -335,14 +335,25 @@ const maintenance = z.strictObject({
                                     "Keep this many of each repository's newest tags (by push time, see docs/deletes-and-gc.md, Retention).",
                                 ),
                             keepDays: z.int().min(1).optional().describe("Keep every tag younger than this many days."),
+                            keepPulledWithinDays: z
+                                .int()
+                                .min(1)
+                                .optional()
+                                .describe(
+                                    "Keep every tag pulled within this many days, however old: pulled by tag, by the digest it points to, or by the digest of an image of its index, as the front's access log recorded it (external host only; docs/deletes-and-gc.md, Retention by last pull). A tag nobody pulled goes by the rule's other terms; alone, it is removed. Until the pull history reaches this many days back, a tag it does not show pulled is kept.",
+                                ),
                         })
-                        .refine((rule) => rule.keepNewest !== undefined || rule.keepDays !== undefined, {
-                            error: "needs keepNewest, keepDays or both: a rule without either would remove every unprotected tag",
-                        }),
+                        .refine(
+                            (rule) =>
+                                rule.keepNewest !== undefined || rule.keepDays !== undefined || rule.keepPulledWithinDays !== undefined,
+                            {
+                                error: "needs keepNewest, keepDays or keepPulledWithinDays (any of them): a rule without one would remove every unprotected tag",
+                            },
+                        ),
                 )
                 .default([])
                 .describe(
-                    "Tag retention by repository prefix, run by each garbage collection: it reads the tags before the read-only window and removes the ones it chose inside it (needs registry.maintenance.garbageCollection.enabled). In a repository under a rule, a tag is kept when it is among the keepNewest newest, or younger than keepDays, or matches `protect`, or (in-cluster) a running pod names it or its digest; every other tag is removed. Repositories under no rule are untouched. Empty: no retention.",
+                    "Tag retention by repository prefix, run by each garbage collection: it reads the tags before the read-only window and removes the ones it chose inside it (needs registry.maintenance.garbageCollection.enabled). In a repository under a rule, a tag is kept when it is among the keepNewest newest, or younger than keepDays, or pulled within keepPulledWithinDays, or matches `protect`, or (in-cluster) a running pod names it or its digest; every other tag is removed. Repositories under no rule are untouched. Empty: no retention.",
                 ),
             protect: z
                 .array(

@@ -11,10 +11,11 @@
 # before the window, while pushes go on; inside the window, while Distribution is still writable and the
 # front already refuses every write, it makes the plan's removals (checking what changed since), so that
 # the collection frees what it removed; a failed retention run does not stop the collection, and fails
-# the job at the end.
+# the job at the end. PULLS_SCRIPT (empty: none) reads the front's access log into the pull history
+# first, so that retention's plan sees the pulls up to then (keepPulledWithinDays).
 # A container of the registry's names that the stack did not make stops the job before the window
 # opens, and nothing is stopped or removed (refuse_foreign_registry).
-: "${LOCK_FILE:?}" "${MARKER:?}" "${FRONT_SETTLE_SECONDS:?}" "${FRONT_DRAIN_SECONDS:?}" "${STOP_SECONDS:?}" "${DELETE_UNTAGGED:?}" "${VERIFY_SCRIPT:?}" "${RETENTION_SCRIPT?}"
+: "${LOCK_FILE:?}" "${MARKER:?}" "${FRONT_SETTLE_SECONDS:?}" "${FRONT_DRAIN_SECONDS:?}" "${STOP_SECONDS:?}" "${DELETE_UNTAGGED:?}" "${VERIFY_SCRIPT:?}" "${RETENTION_SCRIPT?}" "${PULLS_SCRIPT?}"
 : "${REGISTRY_NAME:?}" "${REGISTRY_IMAGE:?}" "${REGISTRY_SOCKET_DIR:?}" "${REGISTRY_STORAGE:?}" "${REGISTRY_DATA_DIR:?}"
 : "${REGISTRY_CONFIG_DIR:?}" "${REGISTRY_STORAGE_ENV:?}" "${REGISTRY_FINGERPRINT:?}" "${REGISTRY_METRICS_PORT?}"
 : "${RELAY_NAME:?}" "${RELAY_IMAGE?}" "${RELAY_CONFIG_DIR?}" "${RELAY_FINGERPRINT?}"
@@ -61,6 +62,7 @@ restore() {
 retention_failed='' plan=''
 if [ -n "$RETENTION_SCRIPT" ]; then
     plan=$(mktemp)
+    [ -z "$PULLS_SCRIPT" ] || "${DSO_ROOT:-}$PULLS_SCRIPT" || echo "the pull history could not be brought up to date; retention keeps what it cannot show unpulled only while the history is short" >&2
     echo "tag retention: reading the tags under its rules while the registry takes writes"
     "${DSO_ROOT:-}$RETENTION_SCRIPT" plan "$plan" || retention_failed=yes
 fi

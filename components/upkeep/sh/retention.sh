@@ -18,11 +18,15 @@
 # WORKLOADS is a file of the image references running workloads name, one a line (a pod's image or its
 # status imageID), "-" for stdin; without it no workload is known.
 #
-# RULES holds one rule a line, "PREFIX KEEP_NEWEST KEEP_DAYS" ("-" for unset); a repository follows the
-# rule with the longest prefix it starts with, and repositories under none are not read. In a covered
-# repository a tag is kept when it is among the KEEP_NEWEST newest, younger than KEEP_DAYS days,
-# matches a line of PROTECT as a whole (grep -Ex), is named by a workload (by tag, or by the digest it
-# points to), or when its age cannot be known; every other tag is a candidate. MODE "dry-run" prints
+# RULES holds one rule a line, "PREFIX KEEP_NEWEST KEEP_DAYS KEEP_PULLED_DAYS" ("-" for unset); a
+# repository follows the rule with the longest prefix it starts with, and repositories under none are not
+# read. In a covered repository a tag is kept when it is among the KEEP_NEWEST newest, younger than
+# KEEP_DAYS days, matches a line of PROTECT as a whole (grep -Ex), is named by a workload (by tag, or by
+# the digest it points to), was pulled within KEEP_PULLED_DAYS days (by tag, by the digest it points to,
+# or by the digest of an image of its index), or when its age cannot be known; every other tag is a
+# candidate. Pulls come from the file PULL_HISTORY (components/upkeep/sh/pull-history.sh: "since SECONDS",
+# then "REPO REFERENCE SECONDS" lines); while it does not reach KEEP_PULLED_DAYS back (it is missing, or
+# pulls are recorded for a shorter time), a tag it does not show pulled is kept, and the report says why. MODE "dry-run" prints
 # the candidates; "apply" removes them through Distribution's API (with delete enabled): the manifest
 # by digest when every tag on it goes, the tag alone when something kept still names its manifest
 # (Distribution 3; Distribution 2.8 cannot remove a tag alone, so that tag is kept and the reason told).
@@ -47,7 +51,7 @@
 # stays when removing its subject fails. Removing a referrers index also removes the artifacts it lists
 # that nothing kept names, so that the collector frees them.
 : "${REGISTRY_URL:?}" "${HTTP_CLIENT:?}" "${UNIX_SOCKET?}" "${REGISTRY_LOGS:?}"
-: "${MODE:?}" "${RULES:?}" "${PROTECT?}" "${ATTACHED_TAG:?}" "${ATTACHMENT_LAYERS:?}" "${IMAGE_CONFIG_TYPES:?}" "${IMAGE_LAYER_TYPES:?}" "${STORAGE_ROOT?}"
+: "${MODE:?}" "${RULES:?}" "${PULL_HISTORY?}" "${PROTECT?}" "${ATTACHED_TAG:?}" "${ATTACHMENT_LAYERS:?}" "${IMAGE_CONFIG_TYPES:?}" "${IMAGE_LAYER_TYPES:?}" "${STORAGE_ROOT?}"
 : "${TEXTFILE_DIR?}" "${TEXTFILE_NAME:?}" "${REMOVED_METRIC:?}" "${CANDIDATES_METRIC:?}" "${KEPT_METRIC:?}" "${LAST_RUN_METRIC:?}"
 set -eu
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -90,10 +94,10 @@ removed=0 candidates=0 kept=0 failed=0 repositories=0 planned=0 planned_reposito
 # say LINE: one line of the report.
 say() { printf 'retention: %s\n' "$1"; }
 
-# rule_of REPO: "NEWEST DAYS" of the rule with the longest prefix REPO starts with; nothing when none.
+# rule_of REPO: "NEWEST DAYS PULLED_DAYS" of the rule with the longest prefix REPO starts with; nothing when none.
 rule_of() {
     printf '%s\n' "$RULES" | awk -v repo="$1" '
-        NF == 3 && index(repo, $1) == 1 && length($1) > best { best = length($1); rule = $2 " " $3 }
+        NF == 4 && index(repo, $1) == 1 && length($1) > best { best = length($1); rule = $2 " " $3 " " $4 }
         END { if (best) print rule }'
 }
 
@@ -135,6 +139,35 @@ fraction_of() {
     link="${DSO_ROOT:-}$STORAGE_ROOT/docker/registry/v2/repositories/$1/_manifests/tags/$2/current/link"
     # `%y` is "YYYY-MM-DD hh:mm:ss.NNNNNNNNN +zone" in busybox and GNU stat alike.
     stat -c %y "$link" 2>/dev/null | sed -n 's/^[^.]*:[0-9][0-9]\.\([0-9]*\).*/\1000000000/p' | cut -c1-9 | sed 's/^0*//; s/^$/0/' | grep . || echo 0
+}
+
+# The pull history: "REPO REFERENCE SECONDS" lines in $tmp/pulls, and since when it records pulls (empty: no history).
+: >"$tmp/pulls"
+pulls_since=''
+if [ -n "$PULL_HISTORY" ] && [ -f "${DSO_ROOT:-}$PULL_HISTORY" ]; then
+    pulls_since=$(sed -n 's/^since \([0-9][0-9]*\)$/\1/p' "${DSO_ROOT:-}$PULL_HISTORY" | head -n 1)
+    awk 'NF == 3 && $1 != "since" && $3 ~ /^[0-9]+$/' "${DSO_ROOT:-}$PULL_HISTORY" >"$tmp/pulls"
+fi
+
+# last_pull REPO TAG DIGEST SINCE: "SECONDS HOW" of the last pull of the tag when it is SINCE or later (HOW
+# "by tag"), else of the latest pull of the manifest it points to or of an image of its index ("by
+# digest"); nothing when the history has none.
+last_pull() {
+    awk -v r="$1" -v t="$2" -v d="$3" -v since="$4" '
+        FILENAME == ARGV[1] { if ($1 == t) want[$2] = 1; next }
+        $1 != r { next }
+        $2 == t && $3 + 0 > tag + 0 { tag = $3 }
+        ($2 == d || ($2 in want)) && $3 + 0 > digest + 0 { digest = $3 }
+        END {
+            if (tag != "" && (tag + 0 >= since + 0 || digest == "" || tag + 0 >= digest + 0)) print tag, "by tag"
+            else if (digest != "") print digest, "by digest"
+        }' "$tmp/children" "$tmp/pulls"
+}
+
+# ago SECONDS: how long ago SECONDS was, in words.
+ago() {
+    n=$(((now - $1) / 86400))
+    case $n in 0) echo "less than a day ago" ;; 1) echo "1 day ago" ;; *) echo "$n days ago" ;; esac
 }
 
 # named REPO TAG DIGEST: whether a workload names the tag, or the digest in this repository.
@@ -273,7 +306,8 @@ retain() {
     repo=$1
     rule=$(rule_of "$repo")
     [ -n "$rule" ] || return 0
-    newest=${rule%% *} days=${rule##* }
+    newest=${rule%% *} days=${rule#* } pulled_days=${rule##* }
+    days=${days%% *}
     code=$(http_get "$base/v2/$repo/tags/list" "$tmp/tags")
     case $code in
         200) ;;
@@ -322,6 +356,19 @@ retain() {
         elif [ "$days" != - ] && [ $((now - age)) -lt $((days * 86400)) ]; then reason="younger than $days days"
         elif protected "$tag"; then reason="protected"
         elif named "$repo" "$tag" "$digest"; then reason="a running workload names it"
+        elif [ "$pulled_days" != - ]; then
+            pull=$(last_pull "$repo" "$tag" "$digest" $((now - pulled_days * 86400)))
+            if [ -n "$pull" ] && [ $((now - ${pull%% *})) -lt $((pulled_days * 86400)) ]; then
+                reason="pulled $(ago "${pull%% *}")"
+                [ "${pull#* }" = "by tag" ] || reason="$reason, by digest"
+                say "kept $repo:$tag ($reason)"
+            elif [ -z "$pulls_since" ]; then
+                reason="no pull history yet: whether it was pulled in $pulled_days days is not known"
+                say "kept $repo:$tag ($reason)"
+            elif [ $((now - pulls_since)) -lt $((pulled_days * 86400)) ]; then
+                reason="pulls recorded only since $(date -u -d "@$pulls_since" +%Y-%m-%d 2>/dev/null || echo "$pulls_since"), not yet $pulled_days days: whether it was pulled is not known"
+                say "kept $repo:$tag ($reason)"
+            fi
         fi
         if [ -n "$reason" ]; then
             kept=$((kept + 1))
@@ -329,7 +376,8 @@ retain() {
             continue
         fi
         why=''
-        [ "$newest" = - ] || why="not among the $newest newest"
+        [ "$pulled_days" = - ] || why="not pulled in $pulled_days days"
+        [ "$newest" = - ] || why="${why:+$why; }not among the $newest newest"
         [ "$days" = - ] || why="${why:+$why, }$(((now - age) / 86400)) days old"
         echo "$tag $digest $why" >>"$tmp/candidates"
     done 4<"$tmp/sorted"
