@@ -245,10 +245,14 @@ function localWithUpkeep(): StackFileConfig {
     return { ...registry, config: { ...registry.config, [`${PROJECT}:caConfigMap`]: JSON.stringify({ delivery: "trust-manager" }) } };
 }
 
-/** The prod stack with upkeep on: the host scripts only such a stack has. */
+/** The prod stack with upkeep on: the host scripts only such a stack has (retention by last pull's feed too). */
 function prodWithUpkeep(): StackFileConfig {
     const prefix = JSON.parse(readStackConfig(ROOT, "prod").config[`${PROJECT}:containerRegistry`]!).pathPrefix;
-    return withBlock("prod", "registry", (registry) => upkeep(registry, `${prefix}/`, registry.maintenance.backup.destination));
+    return withBlock("prod", "registry", (registry) => {
+        const withUpkeep = upkeep(registry, `${prefix}/`, registry.maintenance.backup.destination);
+        const retention = { rules: [{ prefix: `${prefix}/`, keepNewest: 5, keepPulledWithinDays: 30 }] };
+        return { ...withUpkeep, maintenance: { ...withUpkeep.maintenance, retention } };
+    });
 }
 
 /** What each config's run registered: its outputs and the files the synth writes for it. */

@@ -36,6 +36,33 @@ const roles = (args: HostUpkeepArgs) => plan(args).files.map((f) => f.name.repla
 const scripts = ["verify-script", "gc-script", "status-script"];
 
 describe("planHostUpkeep", () => {
+    it("reads the pull history every hour, before the collection's own run, only with keepPulledWithinDays", () => {
+        const gc = { ...minimal.garbageCollection, enabled: true };
+        const cron = (retention: HostUpkeepArgs["retention"]) =>
+            String(
+                plan({ ...minimal, garbageCollection: gc, ...(retention ? { retention } : {}) }).files.find((f) => f.name === "upkeep-cron")
+                    ?.args.content,
+            );
+        const pulled = cron({ mode: "apply", rules: [{ prefix: "team/", keepNewest: 3, keepPulledWithinDays: 30 }], protect: [] });
+        expect(pulled).toContain("\n17 * * * * root /usr/local/sbin/dso-registry-pulls 2>&1 | logger -t dso-registry-pulls\n");
+        expect(cron({ mode: "apply", rules: [{ prefix: "team/", keepNewest: 3 }], protect: [] })).not.toContain("dso-registry-pulls");
+        const pullsScript = plan({
+            ...minimal,
+            garbageCollection: gc,
+            retention: {
+                mode: "apply",
+                rules: [
+                    { prefix: "team/", keepPulledWithinDays: 14 },
+                    { prefix: "team/a/", keepPulledWithinDays: 60 },
+                ],
+                protect: [],
+            },
+        }).files.find((f) => f.name === "upkeep-pulls-script");
+        // The history keeps the longest window's pulls.
+        expect(String(pullsScript?.args.content)).toContain("KEEP_DAYS='60'");
+        expect(pullsScript?.args.path).toBe("/usr/local/sbin/dso-registry-pulls");
+    });
+
     it.each([
         ["nothing scheduled", minimal, scripts],
         ["garbage collection", { ...minimal, garbageCollection: { ...minimal.garbageCollection, enabled: true } }, [...scripts, "cron"]],
@@ -43,6 +70,15 @@ describe("planHostUpkeep", () => {
             "retention",
             { ...minimal, retention: { mode: "dry-run", rules: [{ prefix: "team/", keepNewest: 5 }], protect: [] } },
             [...scripts, "retention-script"],
+        ],
+        [
+            "retention by last pull, with the collection: the pull history's feed, and its hourly run",
+            {
+                ...minimal,
+                garbageCollection: { ...minimal.garbageCollection, enabled: true },
+                retention: { mode: "dry-run", rules: [{ prefix: "team/", keepPulledWithinDays: 30 }], protect: [] },
+            },
+            [...scripts, "retention-script", "pulls-script", "cron"],
         ],
         [
             "backups over SFTP",
