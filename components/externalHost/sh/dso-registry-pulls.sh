@@ -19,8 +19,9 @@ name=$(basename "$log" .log)
 mkdir -p "$(dirname "$history")"
 exec 8>"$history.lock"
 flock 8
-# Taken before reading: a file written to after this is newer, and read again next time.
-touch "$history.reading"
+# Taken before reading, and dated a little earlier (file times are coarse): a file written to after this
+# is newer, and read again next time; reading an entry twice changes nothing.
+touch -d "@$(($(date +%s) - 2))" "$history.reading"
 {
     if [ -f "$history.read" ]; then
         find "$dir" -maxdepth 1 -type f \( -name "$name.log" -o -name "$name-*" \) -newer "$history.read"
