@@ -26,10 +26,11 @@
 # or by the digest of an image of its index), or when its age cannot be known; every other tag is a
 # candidate. Pulls come from the file PULL_HISTORY (components/upkeep/sh/pull-history.sh: "since SECONDS",
 # then "REPO REFERENCE SECONDS" lines); while it does not reach KEEP_PULLED_DAYS back (it is missing, or
-# pulls are recorded for a shorter time), a tag it does not show pulled is kept, and the report says why. MODE "dry-run" prints
-# the candidates; "apply" removes them through Distribution's API (with delete enabled): the manifest
-# by digest when every tag on it goes, the tag alone when something kept still names its manifest
-# (Distribution 3; Distribution 2.8 cannot remove a tag alone, so that tag is kept and the reason told).
+# pulls are recorded for a shorter time), a tag it does not show pulled is kept, and the report says
+# why. MODE "dry-run" prints the candidates; "apply" removes them through Distribution's API (with
+# delete enabled): the manifest by digest when every tag on it goes, the tag alone when something kept
+# still names its manifest (Distribution 3; Distribution 2.8 cannot remove a tag alone, so that tag is
+# kept and the reason told).
 # A tag's age is its push time: the mtime of its link file under STORAGE_ROOT (filesystem storage), or
 # with a bucket (STORAGE_ROOT empty) the image config's `created` (an index's first image). An age
 # before 2000 (Jib writes 1970) or in the future is unknown. With TEXTFILE_DIR, the counts go to the
@@ -161,7 +162,7 @@ last_pull() {
         END {
             if (tag != "" && (tag + 0 >= since + 0 || digest == "" || tag + 0 >= digest + 0)) print tag, "by tag"
             else if (digest != "") print digest, "by digest"
-        }' "$tmp/children" "$tmp/pulls"
+        }' "$tmp/children" "$tmp/repo-pulls"
 }
 
 # ago SECONDS: how long ago SECONDS was, in words.
@@ -315,6 +316,8 @@ retain() {
         *) echo "listing the tags of $repo answered HTTP $code; see: $REGISTRY_LOGS" >&2; failed=$((failed + 1)); return 0 ;;
     esac
     repositories=$((repositories + 1))
+    # This repository's pulls, read once ("REPO REFERENCE SECONDS").
+    if [ "$pulled_days" != - ]; then awk -v r="$repo" '$1 == r' "$tmp/pulls" >"$tmp/repo-pulls"; else : >"$tmp/repo-pulls"; fi
     # "SORT-KEY FRACTION TAG DIGEST AGE" per tag; an unknown age sorts as the newest.
     : >"$tmp/listed"
     : >"$tmp/attached"
