@@ -9,8 +9,10 @@
  * and the history keeps what it read and picks up the rolled file. Pulls "days ago" are access-log entries
  * the test writes with old timestamps into a rolled file of its own, in the real front's format (a real
  * entry with its time and path changed). Then the host's retention script, rendered with the history,
- * keeps the old tags pulled within the window, by tag and by digest, removes the ones nobody pulled, and
- * says why for each; the collector's work is not this test's (retention.test.ts).
+ * keeps the old tags pulled within the window, by tag and by digest (an OCI index too, when the image it
+ * lists was pulled by digest), removes the ones nobody pulled, and says why for each; while the history is
+ * younger than the window, or missing, it removes nothing it cannot show unpulled. The collector's work is
+ * not this test's (retention.test.ts).
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
@@ -55,6 +57,9 @@ const TAGS = {
     /** an entry of 10 days ago. */
     tenDaysAgo: "r6",
 } as const;
+
+/** An OCI index whose one image is `TAGS.skopeoDigest`'s manifest: kept by the pull of that image's digest. */
+const INDEX_TAG = "r3-index";
 
 const RETENTION: Retention = { mode: "apply", rules: [{ prefix: "ci/", keepPulledWithinDays: WITHIN }], protect: [] };
 
@@ -150,6 +155,43 @@ describe.each(CASES)("retention by last pull, Distribution $major behind the pin
         });
         containerd = await startContainerd();
         for (const tag of Object.values(TAGS)) push(tag);
+        // The index, put straight to Distribution, as old as the rest.
+        const base = `http://127.0.0.1:${registry.registryPort}/v2/${REPO}/manifests`;
+        const child = digests.get(TAGS.skopeoDigest)!;
+        const size = runOk("curl", ["-sS", "-H", "Accept: application/vnd.oci.image.manifest.v1+json", `${base}/${child}`]).stdout.length;
+        const index = JSON.stringify({
+            schemaVersion: 2,
+            mediaType: "application/vnd.oci.image.index.v1+json",
+            manifests: [
+                {
+                    mediaType: "application/vnd.oci.image.manifest.v1+json",
+                    digest: child,
+                    size,
+                    platform: { architecture: "amd64", os: "linux" },
+                },
+            ],
+        });
+        const put = runOk(
+            "curl",
+            [
+                "-sS",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "-X",
+                "PUT",
+                "-H",
+                "Content-Type: application/vnd.oci.image.index.v1+json",
+                "--data-binary",
+                "@-",
+                `${base}/${INDEX_TAG}`,
+            ],
+            { input: index },
+        );
+        expect(put.stdout).toBe("201");
+        const link = path.join(registry.dataDir, "docker/registry/v2/repositories", REPO, "_manifests/tags", INDEX_TAG, "current/link");
+        runOk("touch", ["-d", `@${now() - 100 * DAY}`, link]);
     }, 300_000);
 
     afterAll(async () => {
@@ -253,7 +295,7 @@ describe.each(CASES)("retention by last pull, Distribution $major behind the pin
             expect(r.stdout).not.toContain("would remove");
             expect(r.stdout).toContain(`retention: kept ${REPO}:${TAGS.unpulled} (${phrase}`);
         }
-        expect(tags()).toHaveLength(Object.keys(TAGS).length);
+        expect(tags()).toHaveLength(Object.keys(TAGS).length + 1);
     });
 
     test("retention keeps the old tags pulled within the window, by tag and by digest, removes the others, and says why", () => {
@@ -264,8 +306,10 @@ describe.each(CASES)("retention by last pull, Distribution $major behind the pin
         expect(out).toContain(`retention: kept ${REPO}:${TAGS.ctr} (pulled less than a day ago)`);
         expect(out).toContain(`retention: kept ${REPO}:${TAGS.skopeoDigest} (pulled less than a day ago, by digest)`);
         expect(out).toContain(`retention: kept ${REPO}:${TAGS.tenDaysAgo} (pulled 10 days ago)`);
+        // Its image was pulled by digest: the index stays with it.
+        expect(out).toContain(`retention: kept ${REPO}:${INDEX_TAG} (pulled less than a day ago, by digest)`);
         expect(out).toContain(`retention: removed ${REPO}:${TAGS.unpulled} (not pulled in ${WITHIN} days`);
         expect(out).toContain(`retention: removed ${REPO}:${TAGS.longAgo} (not pulled in ${WITHIN} days`);
-        expect(tags()).toEqual([TAGS.skopeoTag, TAGS.ctr, TAGS.skopeoDigest, TAGS.tenDaysAgo].sort());
+        expect(tags()).toEqual([TAGS.skopeoTag, TAGS.ctr, TAGS.skopeoDigest, TAGS.tenDaysAgo, INDEX_TAG].sort());
     });
 });
