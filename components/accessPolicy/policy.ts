@@ -180,6 +180,14 @@ export interface AccessPolicy {
      */
     readonly diskFullSignal?: string;
     /**
+     * The online collection's hold directory (docs/decisions/online-collection.md): while a file named
+     * `sha256:<hex>` exists in it, that blob is being swept, and the front answers a blob check (HEAD on
+     * the blob) 404 `BLOB_UNKNOWN` (the client uploads it), and the commit of an upload of it
+     * (`?digest=`) or a mount of it (`?mount=`) 503 with a short Retry-After; while the file `manifests`
+     * exists in it, every manifest PUT gets that 503. Files only: no reload. Unset: no hold.
+     */
+    readonly sweepHold?: string;
+    /**
      * A Maven repository on the same origin (the "converged case": `mavenRegistry.host` is this
      * registry): requests under `/<pathPrefix>/` go to its backend instead of Distribution.
      */
@@ -307,6 +315,12 @@ export const TOKEN_LIFETIME_SECONDS = 300;
 
 /** Seconds the read-only window's 503 asks clients to wait before they try a write again. */
 export const READ_ONLY_RETRY_AFTER_SECONDS = 300;
+
+/**
+ * Retry-After (seconds) of the online collection's refusals (`AccessPolicy.sweepHold`): a hold lasts the
+ * collection's settle times and its sweep, seconds, not a window's minutes.
+ */
+export const SWEEP_HOLD_RETRY_AFTER_SECONDS = 5;
 
 /**
  * How much of a refused write's body the front reads before it answers the window's 503: a client
@@ -440,6 +454,11 @@ export function accessPolicyProblem(policy: AccessPolicy): string | undefined {
         }
         if (files.includes(policy.diskFullSignal))
             return "diskFullSignal is also a readOnlySignal: give the disk guard a marker of its own";
+    }
+    if (policy.sweepHold !== undefined) {
+        if (!/^\/[A-Za-z0-9._/-]+$/.test(policy.sweepHold) || policy.sweepHold.split("/").includes("..")) {
+            return `sweepHold "${policy.sweepHold}" must be an absolute path of letters, digits, ".", "_", "-" and "/"`;
+        }
     }
     if (policy.maven) {
         const m = policy.maven;

@@ -45,6 +45,9 @@ import {
     MAVEN_DISK_FULL_MESSAGE,
     readOnlyAnswer,
     readOnlyMatchers,
+    sweepHoldCheckAnswer,
+    sweepHoldMatchers,
+    sweepHoldWriteAnswers,
 } from "./signals";
 import { closingRefusal } from "./syntax";
 
@@ -93,10 +96,12 @@ function siteRoutes(policy: AccessPolicy, checks: PasswordChecks): string[] {
         ...checks.check("@write", [policy.pushUsersFile]),
         ...readOnlyAnswer(policy.readOnlySignals ?? []),
         ...(policy.diskFullSignal ? diskFullAnswer() : []),
+        ...(policy.sweepHold ? sweepHoldWriteAnswers() : []),
         ...(policy.scopedPushAccounts ?? []).flatMap((account, i) => scopedRefusal(`@scopedWrite${i}`, account, "\t\t")),
         ...checks.check("@ping", everyone),
         ...(policy.requiresAuthForPull ? checks.check("@read", everyone) : []),
         ...mirrorRoutes(policy, checks, policy.mirrors ?? []),
+        ...(policy.sweepHold ? sweepHoldCheckAnswer() : []),
         ...(policy.blobFiles ? blobShortcut(policy.blobFiles) : []),
         ...registryProxy(policy.upstream),
         "\t}",
@@ -124,6 +129,7 @@ function siteMatchers(policy: AccessPolicy, checks: PasswordChecks): string[] {
         ...(policy.deletesEnabled ? [] : ["\t@delete method DELETE"]),
         ...readOnlyMatchers(policy.readOnlySignals ?? []),
         ...(policy.diskFullSignal ? diskFullMatcher(policy.diskFullSignal) : []),
+        ...(policy.sweepHold ? sweepHoldMatchers(policy.sweepHold) : []),
         ...(policy.allowedNetworks.length > 0
             ? [`\t@outside not ${policy.trustedProxies?.length ? "client_ip" : "remote_ip"} ${policy.allowedNetworks.join(" ")}`]
             : []),

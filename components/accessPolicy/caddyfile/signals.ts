@@ -3,7 +3,7 @@
  * pusher's blob check) and the disk guard (507 to upload data), with their matchers.
  */
 
-import { READ_ONLY_BODY_READ_LIMIT, READ_ONLY_RETRY_AFTER_SECONDS, type ReadOnlySignal } from "../policy";
+import { READ_ONLY_BODY_READ_LIMIT, READ_ONLY_RETRY_AFTER_SECONDS, type ReadOnlySignal, SWEEP_HOLD_RETRY_AFTER_SECONDS } from "../policy";
 import { passedBodyTimeout } from "./limits";
 import { escapeBraces, registryError } from "./syntax";
 
@@ -171,4 +171,82 @@ export function readOnlyMatchers(signals: readonly ReadOnlySignal[]): string[] {
             "\t}",
         ];
     });
+}
+
+/** The hold file that refuses every manifest PUT during the online collection's last steps (`AccessPolicy.sweepHold`). */
+export const SWEEP_HOLD_MANIFESTS = "manifests";
+
+/** A digest as a query parameter must be this before its value names a hold file. */
+const DIGEST_VALUE = "^sha256:[0-9a-f]{64}$";
+
+/**
+ * The online collection's per-digest hold (`AccessPolicy.sweepHold`): a blob check, an upload's commit and a
+ * mount that name a digest with a file in the hold directory, and every manifest PUT while its file is
+ * there. The file matcher looks the name up on each request: creating or removing a file needs no reload.
+ * A query value names a file only once it is a digest (nothing else reaches the file matcher).
+ * Why: docs/decisions/online-collection.md
+ */
+export function sweepHoldMatchers(dir: string): string[] {
+    const file = (name: string) => ["		file {", `			root ${dir}`, `			try_files ${name}`, "		}"];
+    return [
+        "	@sweepHoldCheck {",
+        "		method HEAD",
+        `		path_regexp ${BLOB_CHECK_PATH}`,
+        ...file("{http.request.uri.path.file}"),
+        "	}",
+        "	@sweepHoldCommit {",
+        "		method PUT",
+        `		path_regexp ${UPLOAD_SESSION_PATH}`,
+        `		vars_regexp {http.request.uri.query.digest} ${DIGEST_VALUE}`,
+        ...file("{http.request.uri.query.digest}"),
+        "	}",
+        "	@sweepHoldMount {",
+        "		method POST",
+        `		path_regexp ${UPLOAD_START_PATH}`,
+        `		vars_regexp {http.request.uri.query.mount} ${DIGEST_VALUE}`,
+        ...file("{http.request.uri.query.mount}"),
+        "	}",
+        "	@sweepHoldManifest {",
+        "		method PUT",
+        "		path_regexp ^/v2/.+/manifests/[^/]+$",
+        ...file(SWEEP_HOLD_MANIFESTS),
+        "	}",
+    ];
+}
+
+/**
+ * A blob check of a blob being swept: 404, as Distribution answers for a blob it does not have, so the
+ * client uploads it (and its commit waits for the hold: `sweepHoldWriteAnswers`). After the read rule and
+ * the mirrors (whose blobs are not this registry's), before the front serves blob files itself.
+ */
+export function sweepHoldCheckAnswer(): string[] {
+    return [
+        "		route @sweepHoldCheck {",
+        "			header Docker-Distribution-Api-Version registry/2.0",
+        "			respond 404",
+        "		}",
+    ];
+}
+
+/** The message of the online collection's 503: a retry in seconds goes through. */
+export const SWEEP_HOLD_MESSAGE =
+    "garbage collection is removing a blob this request names, or holds manifest writes for a few seconds: retry in a few seconds";
+
+/**
+ * The commit of an upload of a blob being swept, a mount of one, and manifest PUTs while the manifests'
+ * hold is on: 503 with a short Retry-After, after the push accounts' check, the body read first as the
+ * window does (`readBodyFirst`).
+ */
+export function sweepHoldWriteAnswers(): string[] {
+    return ["@sweepHoldCommit", "@sweepHoldMount", "@sweepHoldManifest"].flatMap((matcher) => [
+        `		route ${matcher} {`,
+        ...readBodyFirst("			"),
+        "			header {",
+        `				Retry-After ${SWEEP_HOLD_RETRY_AFTER_SECONDS}`,
+        "				Content-Type application/json",
+        "				Docker-Distribution-Api-Version registry/2.0",
+        "			}",
+        `			respond \`${escapeBraces(registryError("UNAVAILABLE", SWEEP_HOLD_MESSAGE))}\` 503`,
+        "		}",
+    ]);
 }
