@@ -198,6 +198,10 @@ export interface RealRegistryOptions {
     readonly metrics?: boolean;
     /** Caddy's access log to a file in the scratch directory, as the external host renders it. */
     readonly accessLog?: boolean;
+    /** The online collection's hold directory (`AccessPolicy.sweepHold`), made in the scratch directory. */
+    readonly sweepHold?: boolean;
+    /** Distribution's in-memory blob-descriptor cache (default on, as Distribution's own default config has it). */
+    readonly blobDescriptorCache?: boolean;
     /**
      * The Caddy binary (test/support/caddyBinaries.ts): `pinnedCaddy()`, every placement's front, unless
      * the test plays a server the program does not run. Required with Caddy in front.
@@ -252,6 +256,8 @@ export interface RealRegistry {
     readonly caddyPid?: number;
     /** Caddy's access log (with `accessLog`). */
     readonly accessLogFile?: string;
+    /** The front's hold directory (with `sweepHold`). */
+    readonly sweepHoldDir?: string;
     /** Scratch directory of this instance (removed on stop). */
     readonly dir: string;
     /** Logs so far. */
@@ -312,6 +318,8 @@ export async function startRealRegistry(
         const registryPort = await freePort();
         const metricsPorts = options.metrics ? { distribution: await freePort(), caddy: await freePort() } : undefined;
         const accessLogFile = options.accessLog ? path.join(dir, "access.log") : undefined;
+        const sweepHoldDir = options.sweepHold ? path.join(dir, "sweep-hold") : undefined;
+        if (sweepHoldDir) mkdirSync(sweepHoldDir);
         const registryConfig = renderRegistryConfig({
             ...(metricsPorts ? { metricsAddr: `127.0.0.1:${metricsPorts.distribution}` } : {}),
             addr: `127.0.0.1:${registryPort}`,
@@ -330,6 +338,7 @@ export async function startRealRegistry(
             readOnly: options.readOnly,
             tls: options.registryTls ? { certificate: ca.serverCertFile, key: ca.serverKeyFile } : undefined,
             logLevel: "warn",
+            ...(options.blobDescriptorCache === false ? { blobDescriptorCache: false } : {}),
         });
         const registryConfigFile = path.join(dir, "config.yml");
         writeFileSync(registryConfigFile, registryConfig);
@@ -397,6 +406,7 @@ export async function startRealRegistry(
                     blobFiles: options.blobShortcut === false || options.s3 ? undefined : dataDir,
                     ...(metricsPorts ? { metrics: { port: metricsPorts.caddy, bindAddress: "127.0.0.1" } } : {}),
                     ...(accessLogFile ? { accessLog: { kind: "file", path: accessLogFile } } : {}),
+                    ...(sweepHoldDir ? { sweepHold: sweepHoldDir } : {}),
                     ...(options.mirrorsToSelf?.length
                         ? {
                               mirrors: options.mirrorsToSelf.map((pathName) => ({ pathName, upstream: `127.0.0.1:${registryPort}` })),
@@ -434,6 +444,7 @@ export async function startRealRegistry(
             dir,
             ...(metricsPorts ? { metricsPorts } : {}),
             ...(accessLogFile ? { accessLogFile } : {}),
+            ...(sweepHoldDir ? { sweepHoldDir } : {}),
             logs: () => ({ registry: registry.output(), caddy: caddy?.output() ?? "" }),
             ...(caddy?.child.pid ? { caddyPid: caddy.child.pid } : {}),
             async stopDistribution() {

@@ -1,0 +1,179 @@
+# shellcheck shell=sh
+# shellcheck disable=SC2154 # api_tmp: set here, for registry-api.sh's functions
+# Garbage collection while pushes go on (registry.maintenance.garbageCollection.mode "online"). Why each
+# step is safe, and what is not: docs/decisions/online-collection.md. A script that sources this also
+# sources registry-api.sh (Distribution's own API: REGISTRY_URL, HTTP_CLIENT curl, UNIX_SOCKET) and sets:
+#   ONLINE_HOLD_DIR       the front's hold directory (AccessPolicy.sweepHold), writable here
+#   ONLINE_ACCESS_LOG     the front's JSON access log; its rotated files beside it are read too
+#   ONLINE_GRACE_SECONDS  how long before the mark a client's request still counts (a blob checked then,
+#                         its manifest put later)
+#   ONLINE_SETTLE_SECONDS how long each hold waits for the requests already past the front to end and be logged
+#   ONLINE_STORE          Distribution's filesystem storage root as seen here; empty with s3 storage, then:
+#   ONLINE_S3_URL         the storage's root as a path-style object URL (endpoint/bucket/rootdirectory)
+#   ONLINE_S3_REGION      the bucket's region, for signature V4
+#   ONLINE_S3_CURL_CONFIG a file (mode 0600) with curl's `user = "<access key>:<secret key>"`
+
+# online_blob_dir HEX: a blob's directory under the storage root, as Distribution lays it out.
+online_blob_dir() {
+    echo "docker/registry/v2/blobs/sha256/$(printf %s "$1" | cut -c1-2)/$1"
+}
+
+# online_s3 ARGS...: a request to the bucket signed with signature V4; the key comes from a file, never
+# from the command line.
+online_s3() {
+    curl -sS --max-time 60 --aws-sigv4 "aws:amz:$ONLINE_S3_REGION:s3" -K "$ONLINE_S3_CURL_CONFIG" "$@"
+}
+
+# online_sweep_blob HEX: removes one blob's data and prints the bytes it held; fails when it could not.
+online_sweep_blob() {
+    sweep_dir=$(online_blob_dir "$1")
+    if [ -n "$ONLINE_STORE" ]; then
+        sweep_bytes=$(wc -c <"$ONLINE_STORE/$sweep_dir/data" 2>/dev/null || echo 0)
+        rm -rf "${ONLINE_STORE:?}/$sweep_dir" || return 1
+    else
+        sweep_bytes=$(online_s3 -I -o /dev/null -w '%header{content-length}' "$ONLINE_S3_URL/$sweep_dir/data" 2>/dev/null || :)
+        case $sweep_bytes in '' | *[!0-9]*) sweep_bytes=0 ;; esac
+        sweep_code=$(online_s3 -X DELETE -o /dev/null -w '%{http_code}' "$ONLINE_S3_URL/$sweep_dir/data") || return 1
+        case $sweep_code in 200 | 204 | 404) ;; *) echo "deleting blob $1 from the bucket answered HTTP $sweep_code" >&2; return 1 ;; esac
+    fi
+    echo "$sweep_bytes"
+}
+
+# online_log_files: the access log and its rotated files (<name>-<time>.<ext>), the newest last.
+online_log_files() {
+    online_log_dir=$(dirname "$ONLINE_ACCESS_LOG")
+    online_log_base=$(basename "$ONLINE_ACCESS_LOG")
+    online_log_stem=${online_log_base%.*}
+    online_log_ext=${online_log_base##*.}
+    # Rotated names carry their time, so their order is their age.
+    for f in "$online_log_dir/$online_log_stem"-*."$online_log_ext"; do [ -f "$f" ] && echo "$f"; done | sort
+    [ -f "$ONLINE_ACCESS_LOG" ] && echo "$ONLINE_ACCESS_LOG"
+    return 0
+}
+
+# online_named SINCE: every digest a request logged at or after SINCE (unix seconds) names anywhere in its
+# entry (path, query, response headers), as "D <hex>"; and for a manifest request, also "M <repository>
+# <hex>" for each, so that what the manifest references is protected too. A digest in a query may be
+# percent-encoded (sha256%3A…).
+online_named() {
+    online_log_files | while read -r f; do cat "$f"; done | awk -v since="$1" '
+        {
+            if (!match($0, /"ts":[0-9.]+/)) next
+            if (substr($0, RSTART + 5, RLENGTH - 5) + 0 < since) next
+            line = $0
+            gsub(/%3[Aa]/, ":", line)
+            repo = ""
+            if (match(line, /"uri":"\/v2\/[^"?]+\/manifests\/[^"?\/]+/)) {
+                repo = substr(line, RSTART + 11, RLENGTH - 11)
+                sub(/\/manifests\/[^\/]*$/, "", repo)
+            }
+            while (match(line, /sha256:[0-9a-f]+/)) {
+                if (RLENGTH == 71) {
+                    hex = substr(line, RSTART + 7, 64)
+                    print "D " hex
+                    if (repo != "") print "M " repo " " hex
+                }
+                line = substr(line, RSTART + RLENGTH)
+            }
+        }' | sort -u
+}
+
+# online_references FILE: the digests a manifest's body names (its config, layers, child manifests, subject).
+online_references() {
+    tr -c '0-9a-z:' '\n' <"$1" | sed -n 's/^sha256:\([0-9a-f]\{64\}\)$/\1/p' | sort -u
+}
+
+# online_protect_manifests LIST OUT: for each "<repository> <hex>" in LIST, the manifest's own digest and
+# every digest it references go to OUT, through indexes to their children; a digest that is no manifest in
+# that repository (404) is only itself. Fails when Distribution does not answer as it should.
+online_protect_manifests() {
+    cp "$1" "$api_tmp/queue"
+    : >"$api_tmp/fetched"
+    while [ -s "$api_tmp/queue" ]; do
+        sort -u "$api_tmp/queue" | while read -r repo hex; do
+            grep -qx "$repo $hex" "$api_tmp/fetched" && continue
+            echo "$repo $hex" >>"$api_tmp/fetched"
+            echo "$hex" >>"$2"
+            code=$(http_get "$REGISTRY_URL/v2/$repo/manifests/sha256:$hex" "$api_tmp/manifest")
+            case $code in
+                200)
+                    online_references "$api_tmp/manifest" >"$api_tmp/refs"
+                    cat "$api_tmp/refs" >>"$2"
+                    # An index's children are manifests of the same repository: fetched in turn.
+                    if grep -q '"manifests"' "$api_tmp/manifest"; then sed "s|^|$repo |" "$api_tmp/refs" >>"$api_tmp/next"; fi
+                    ;;
+                404) ;;
+                *) echo "reading manifest sha256:$hex of $repo answered HTTP $code: nothing is swept" >&2; exit 1 ;;
+            esac
+        done || return 1
+        if [ -f "$api_tmp/next" ]; then mv "$api_tmp/next" "$api_tmp/queue"; else : >"$api_tmp/queue"; fi
+    done
+}
+
+# online_release: removes every hold (a blob's and the manifests'); runs on every exit of the collection.
+online_release() {
+    rm -f "$ONLINE_HOLD_DIR"/sha256:* "$ONLINE_HOLD_DIR/manifests"
+}
+
+# collect_online CONFIG [RUNNER...]: one online collection. Runs `registry garbage-collect --dry-run
+# CONFIG` through RUNNER for the mark (as collect_garbage does), holds the candidates at the front, reads
+# the access log back to GRACE before the mark, protects what it names, and removes the rest. Prints what
+# it did; fails (and sweeps nothing more) on any error. Runs in a subshell: its traps and files are its own.
+collect_online() (
+    LC_ALL=C
+    export LC_ALL
+    online_config=$1
+    shift
+    api_tmp=$(mktemp -d)
+    trap 'online_release; rm -rf "$api_tmp"' EXIT
+    trap 'exit 1' INT TERM HUP
+    if [ -n "$ONLINE_STORE" ] && [ ! -d "$ONLINE_STORE/docker/registry/v2/repositories" ]; then
+        echo "the registry holds no repository yet: nothing to collect"
+        exit 0
+    fi
+    [ -d "$ONLINE_HOLD_DIR" ] || { echo "the front's hold directory $ONLINE_HOLD_DIR does not exist" >&2; exit 1; }
+    online_release
+    t0=$(date +%s)
+    # 1. The mark: what no manifest revision references now. Distribution's own collector, sweeping nothing.
+    # It reads the storage while clients write it: a link file it reads while a push writes it (empty, so
+    # "invalid checksum digest format"), or a manifest deleted under it, fails it. Reading again is safe.
+    mark_tries=0
+    until "$@" registry garbage-collect --dry-run "$online_config" >"$api_tmp/mark" 2>"$api_tmp/mark.err"; do
+        mark_tries=$((mark_tries + 1))
+        if [ "$mark_tries" -ge 5 ]; then
+            tail -n 5 "$api_tmp/mark.err" >&2
+            echo "the mark failed five times: nothing is swept" >&2
+            exit 1
+        fi
+        echo "the mark failed ($(tail -n 1 "$api_tmp/mark.err" | cut -c1-200)): it starts again"
+        sleep 1
+        t0=$(date +%s)
+    done
+    sed -n 's/^blob eligible for deletion: sha256:\([0-9a-f]\{64\}\)$/\1/p' "$api_tmp/mark" | sort -u >"$api_tmp/candidates"
+    candidates=$(wc -l <"$api_tmp/candidates")
+    if [ "$candidates" -eq 0 ]; then
+        echo "online collection: 0 candidates, nothing to sweep"
+        exit 0
+    fi
+    # 2. The hold: from now on no client learns that a candidate exists, commits one or mounts one.
+    while read -r hex; do : >"$ONLINE_HOLD_DIR/sha256:$hex"; done <"$api_tmp/candidates"
+    sleep "$ONLINE_SETTLE_SECONDS"
+    # 3. Manifests wait too, so that none can name a candidate between the log's reading and the sweep.
+    : >"$ONLINE_HOLD_DIR/manifests"
+    sleep "$ONLINE_SETTLE_SECONDS"
+    # 4. The record since the mark (and GRACE before it): what it names is protected, with what its manifests reference.
+    online_named $((t0 - ONLINE_GRACE_SECONDS)) >"$api_tmp/named" || exit 1
+    sed -n 's/^D //p' "$api_tmp/named" >"$api_tmp/protected"
+    sed -n 's/^M //p' "$api_tmp/named" >"$api_tmp/manifests"
+    online_protect_manifests "$api_tmp/manifests" "$api_tmp/protected" || exit 1
+    sort -u "$api_tmp/protected" | comm -12 "$api_tmp/candidates" - >"$api_tmp/kept"
+    comm -23 "$api_tmp/candidates" "$api_tmp/kept" >"$api_tmp/sweep"
+    while read -r hex; do rm -f "$ONLINE_HOLD_DIR/sha256:$hex"; done <"$api_tmp/kept"
+    # 5. The sweep: what no manifest referenced at the mark and no request has named since.
+    swept=0 bytes=0
+    while read -r hex; do
+        b=$(online_sweep_blob "$hex") || { echo "removing blob sha256:$hex failed: the collection stops, $swept swept" >&2; exit 1; }
+        swept=$((swept + 1)) bytes=$((bytes + b))
+    done <"$api_tmp/sweep"
+    echo "online collection: $candidates candidates, $(wc -l <"$api_tmp/kept") protected (named by requests since $((ONLINE_GRACE_SECONDS)) s before the mark, or referenced by manifests they named), $swept swept, $bytes bytes reclaimed"
+)
