@@ -342,8 +342,10 @@ export async function startRealRegistry(
         });
         const registryConfigFile = path.join(dir, "config.yml");
         writeFileSync(registryConfigFile, registryConfig);
+        // Not this machine's AWS_CA_BUNDLE: Distribution 2.8's s3 driver cannot use one (it panics), and no placement sets it.
+        const { AWS_CA_BUNDLE: _notInAContainer, ...machineEnv } = process.env;
         const registry = startServer(options.registryBinary ?? deployedRegistry().path, ["serve", registryConfigFile], {
-            ...process.env,
+            ...machineEnv,
             ...DISTRIBUTION.environment,
             // The bucket's key as a placement hands it over: in Distribution's environment, never in config.yml.
             ...(options.s3

@@ -174,7 +174,7 @@ export function readOnlyMatchers(signals: readonly ReadOnlySignal[]): string[] {
 }
 
 /** The hold file that refuses every manifest PUT during the online collection's last steps (`AccessPolicy.sweepHold`). */
-export const SWEEP_HOLD_MANIFESTS = "manifests";
+const SWEEP_HOLD_MANIFESTS = "manifests";
 
 /** A digest as a query parameter must be this before its value names a hold file. */
 const DIGEST_VALUE = "^sha256:[0-9a-f]{64}$";
@@ -229,7 +229,7 @@ export function sweepHoldCheckAnswer(): string[] {
 }
 
 /** The message of the online collection's 503: a retry in seconds goes through. */
-export const SWEEP_HOLD_MESSAGE =
+const SWEEP_HOLD_MESSAGE =
     "garbage collection is removing a blob this request names, or holds manifest writes for a few seconds: retry in a few seconds";
 
 /**

@@ -20,23 +20,64 @@ online_blob_dir() {
 
 # online_s3 ARGS...: a request to the bucket signed with signature V4; the key comes from a file, never
 # from the command line.
+# Every request here has no body: its payload hash is that of nothing, which S3 wants as a header.
 online_s3() {
-    curl -sS --max-time 60 --aws-sigv4 "aws:amz:$ONLINE_S3_REGION:s3" -K "$ONLINE_S3_CURL_CONFIG" "$@"
+    curl -sS --max-time 60 --aws-sigv4 "aws:amz:$ONLINE_S3_REGION:s3" -K "$ONLINE_S3_CURL_CONFIG" \
+        -H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" "$@"
 }
 
-# online_sweep_blob HEX: removes one blob's data and prints the bytes it held; fails when it could not.
-online_sweep_blob() {
-    sweep_dir=$(online_blob_dir "$1")
+# The set-aside: where the sweep moves a blob's data first (beside Distribution's blobs, in no folder it
+# reads), so that a manifest put in the sweep's last instant can still get it back (collect_online, step 6).
+ONLINE_ASIDE=docker/registry/v2/dso-swept
+
+# online_s3_path: the storage root as the path of a copy source (/<bucket>/<rootdirectory>).
+online_s3_path() {
+    s3_path=${ONLINE_S3_URL#*://}
+    echo "/${s3_path#*/}"
+}
+
+# online_s3_move FROM TO: an object moved within the storage (a server-side copy, then the delete).
+online_s3_move() {
+    move_code=$(online_s3 -X PUT -H "x-amz-copy-source: $(online_s3_path)/$1" -o /dev/null -w '%{http_code}' "$ONLINE_S3_URL/$2") || return 1
+    [ "$move_code" = 200 ] || { echo "copying $1 in the bucket answered HTTP $move_code" >&2; return 1; }
+    move_code=$(online_s3 -X DELETE -o /dev/null -w '%{http_code}' "$ONLINE_S3_URL/$1") || return 1
+    case $move_code in 200 | 204) ;; *) echo "deleting $1 from the bucket answered HTTP $move_code" >&2; return 1 ;; esac
+}
+
+# online_set_aside HEX: moves a blob's data out of Distribution's sight; fails when it could not.
+online_set_aside() {
+    aside_dir=$(online_blob_dir "$1")
     if [ -n "$ONLINE_STORE" ]; then
-        sweep_bytes=$(wc -c <"$ONLINE_STORE/$sweep_dir/data" 2>/dev/null || echo 0)
-        rm -rf "${ONLINE_STORE:?}/$sweep_dir" || return 1
+        [ -d "$ONLINE_STORE/$aside_dir" ] || return 0
+        mkdir -p "$ONLINE_STORE/$ONLINE_ASIDE" && mv "$ONLINE_STORE/$aside_dir" "$ONLINE_STORE/$ONLINE_ASIDE/$1"
     else
-        sweep_bytes=$(online_s3 -I -o /dev/null -w '%header{content-length}' "$ONLINE_S3_URL/$sweep_dir/data" 2>/dev/null || :)
-        case $sweep_bytes in '' | *[!0-9]*) sweep_bytes=0 ;; esac
-        sweep_code=$(online_s3 -X DELETE -o /dev/null -w '%{http_code}' "$ONLINE_S3_URL/$sweep_dir/data") || return 1
-        case $sweep_code in 200 | 204 | 404) ;; *) echo "deleting blob $1 from the bucket answered HTTP $sweep_code" >&2; return 1 ;; esac
+        online_s3_move "$aside_dir/data" "$ONLINE_ASIDE/$1"
     fi
-    echo "$sweep_bytes"
+}
+
+# online_put_back HEX: a blob set aside goes back where Distribution finds it (unless a client stored it again meanwhile).
+online_put_back() {
+    back_dir=$(online_blob_dir "$1")
+    if [ -n "$ONLINE_STORE" ]; then
+        if [ -e "$ONLINE_STORE/$back_dir" ]; then rm -rf "${ONLINE_STORE:?}/$ONLINE_ASIDE/$1"; return 0; fi
+        mkdir -p "$(dirname "$ONLINE_STORE/$back_dir")" && mv "$ONLINE_STORE/$ONLINE_ASIDE/$1" "$ONLINE_STORE/$back_dir"
+    else
+        online_s3_move "$ONLINE_ASIDE/$1" "$back_dir/data"
+    fi
+}
+
+# online_drop HEX: removes a blob set aside for good and prints the bytes it held.
+online_drop() {
+    if [ -n "$ONLINE_STORE" ]; then
+        drop_bytes=$(wc -c <"$ONLINE_STORE/$ONLINE_ASIDE/$1/data" 2>/dev/null || echo 0)
+        rm -rf "${ONLINE_STORE:?}/$ONLINE_ASIDE/$1" || return 1
+    else
+        drop_bytes=$(online_s3 -I -o /dev/null -w '%header{content-length}' "$ONLINE_S3_URL/$ONLINE_ASIDE/$1" 2>/dev/null || :)
+        case $drop_bytes in '' | *[!0-9]*) drop_bytes=0 ;; esac
+        drop_code=$(online_s3 -X DELETE -o /dev/null -w '%{http_code}' "$ONLINE_S3_URL/$ONLINE_ASIDE/$1") || return 1
+        case $drop_code in 200 | 204 | 404) ;; *) echo "deleting blob $1 from the bucket answered HTTP $drop_code" >&2; return 1 ;; esac
+    fi
+    echo "$drop_bytes"
 }
 
 # online_log_files: the access log and its rotated files (<name>-<time>.<ext>), the newest last.
@@ -110,6 +151,13 @@ online_protect_manifests() {
     done
 }
 
+# online_put_back_all: every blob set aside goes back (a collection that stops half-way).
+online_put_back_all() {
+    [ -f "$api_tmp/aside" ] || return 0
+    while read -r hex; do online_put_back "$hex" || echo "putting blob sha256:$hex back failed" >&2; done <"$api_tmp/aside"
+    : >"$api_tmp/aside"
+}
+
 # online_release: removes every hold (a blob's and the manifests'); runs on every exit of the collection.
 online_release() {
     rm -f "$ONLINE_HOLD_DIR"/sha256:* "$ONLINE_HOLD_DIR/manifests"
@@ -125,7 +173,7 @@ collect_online() (
     online_config=$1
     shift
     api_tmp=$(mktemp -d)
-    trap 'online_release; rm -rf "$api_tmp"' EXIT
+    trap 'online_put_back_all; online_release; rm -rf "$api_tmp"' EXIT
     trap 'exit 1' INT TERM HUP
     if [ -n "$ONLINE_STORE" ] && [ ! -d "$ONLINE_STORE/docker/registry/v2/repositories" ]; then
         echo "the registry holds no repository yet: nothing to collect"
@@ -162,6 +210,7 @@ collect_online() (
     : >"$ONLINE_HOLD_DIR/manifests"
     sleep "$ONLINE_SETTLE_SECONDS"
     # 4. The record since the mark (and GRACE before it): what it names is protected, with what its manifests reference.
+    t_read=$(date +%s)
     online_named $((t0 - ONLINE_GRACE_SECONDS)) >"$api_tmp/named" || exit 1
     sed -n 's/^D //p' "$api_tmp/named" >"$api_tmp/protected"
     sed -n 's/^M //p' "$api_tmp/named" >"$api_tmp/manifests"
@@ -169,11 +218,38 @@ collect_online() (
     sort -u "$api_tmp/protected" | comm -12 "$api_tmp/candidates" - >"$api_tmp/kept"
     comm -23 "$api_tmp/candidates" "$api_tmp/kept" >"$api_tmp/sweep"
     while read -r hex; do rm -f "$ONLINE_HOLD_DIR/sha256:$hex"; done <"$api_tmp/kept"
-    # 5. The sweep: what no manifest referenced at the mark and no request has named since.
-    swept=0 bytes=0
+    # 5. The sweep: what no manifest referenced at the mark and no request has named since is set aside.
+    set_aside=0
     while read -r hex; do
-        b=$(online_sweep_blob "$hex") || { echo "removing blob sha256:$hex failed: the collection stops, $swept swept" >&2; exit 1; }
-        swept=$((swept + 1)) bytes=$((bytes + b))
+        online_set_aside "$hex" || { echo "setting blob sha256:$hex aside failed: the collection stops and puts back what it set aside" >&2; exit 1; }
+        echo "$hex" >>"$api_tmp/aside"
+        set_aside=$((set_aside + 1))
     done <"$api_tmp/sweep"
+    # 6. A manifest PUT that passed the front before its hold and paused in its body past the settle time
+    # may have been checked by Distribution while a blob it names was still there, then completed during the
+    # sweep: the log names it now. What it and every request since the first reading name goes back.
+    sleep "$ONLINE_SETTLE_SECONDS"
+    online_named $((t_read - 1)) >"$api_tmp/named-late" || exit 1
+    sed -n 's/^D //p' "$api_tmp/named-late" >"$api_tmp/late"
+    sed -n 's/^M //p' "$api_tmp/named-late" >"$api_tmp/late-manifests"
+    touch "$api_tmp/aside"
+    sort -u "$api_tmp/late" | comm -12 "$api_tmp/aside" - >"$api_tmp/back"
+    while read -r hex; do online_put_back "$hex" || exit 1; done <"$api_tmp/back"
+    online_protect_manifests "$api_tmp/late-manifests" "$api_tmp/late" || exit 1
+    sort -u "$api_tmp/late" | comm -12 "$api_tmp/aside" - >"$api_tmp/back"
+    while read -r hex; do online_put_back "$hex" 2>/dev/null || :; done <"$api_tmp/back"
+    put_back=$(sort -u "$api_tmp/back" | wc -l)
+    sort -u "$api_tmp/back" | comm -23 "$api_tmp/aside" - >"$api_tmp/drop"
+    # 7. What stays aside is removed for good.
+    swept=0 bytes=0
+    # The blobs put back are no longer aside; each one dropped leaves the list, so that a failure puts back only the rest.
+    cp "$api_tmp/drop" "$api_tmp/aside"
+    while read -r hex; do
+        b=$(online_drop "$hex") || { echo "removing blob sha256:$hex failed: the collection stops, $swept removed" >&2; exit 1; }
+        swept=$((swept + 1)) bytes=$((bytes + b))
+        grep -vx "$hex" "$api_tmp/aside" >"$api_tmp/aside.rest" || :
+        mv "$api_tmp/aside.rest" "$api_tmp/aside"
+    done <"$api_tmp/drop"
+    [ "$put_back" -eq 0 ] || echo "online collection: $put_back blobs put back (named by a manifest put while the sweep ran)"
     echo "online collection: $candidates candidates, $(wc -l <"$api_tmp/kept") protected (named by requests since $((ONLINE_GRACE_SECONDS)) s before the mark, or referenced by manifests they named), $swept swept, $bytes bytes reclaimed"
 )
