@@ -29,10 +29,10 @@ function config(mode: string, garbageCollection: Record<string, unknown>): Recor
 }
 
 describe("the collection's mode", () => {
-    it('is "window" unless set, with an hour of grace', () => {
+    it('is "window" unless set', () => {
         const registry = parseConfig(config("external-host", {}), {}, { allowMissingSecrets: true }).config.registry;
         if (registry.mode === "existing" || !registry.maintenance.garbageCollection.enabled) throw new Error("collection expected");
-        expect(registry.maintenance.garbageCollection).toMatchObject({ mode: "window", onlineGraceSeconds: 3600 });
+        expect(registry.maintenance.garbageCollection).toMatchObject({ mode: "window" });
         expect(collectionProblems(config("external-host", { mode: "window" }))).toEqual([]);
     });
 

@@ -310,15 +310,6 @@ const maintenance = z.strictObject({
                 .describe(
                     '"window": pushes wait while the collection runs (the front answers them 503 in a read-only window), the blob-descriptor cache cleared after; "online": pushes go on, and only what no manifest referenced at the mark and no request named since is removed (docs/decisions/online-collection.md). No placement runs "online" yet: it is refused with the reason.',
                 ),
-            onlineGraceSeconds: z
-                .number()
-                .int()
-                .min(0)
-                .max(86400)
-                .default(3600)
-                .describe(
-                    'With mode "online": how long before the mark a request still protects the blobs it names (a blob a client checked then, whose manifest it puts later).',
-                ),
         })
         .prefault({})
         .describe("Scheduled garbage collection: in a read-only window (cache cleared after), or online."),
