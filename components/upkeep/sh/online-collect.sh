@@ -135,7 +135,12 @@ online_protect_manifests() {
             grep -qx "$repo $hex" "$api_tmp/fetched" && continue
             echo "$repo $hex" >>"$api_tmp/fetched"
             echo "$hex" >>"$2"
-            code=$(http_get "$REGISTRY_URL/v2/$repo/manifests/sha256:$hex" "$api_tmp/manifest")
+            # A 500 may be Distribution reading a link file that a push rewrites in place: read again.
+            tries=0
+            while code=$(http_get "$REGISTRY_URL/v2/$repo/manifests/sha256:$hex" "$api_tmp/manifest") && [ "$code" = 500 ] && [ "$tries" -lt 5 ]; do
+                tries=$((tries + 1))
+                sleep 1
+            done
             case $code in
                 200)
                     online_references "$api_tmp/manifest" >"$api_tmp/refs"
