@@ -2,7 +2,7 @@
  * Online garbage collection (`registry.maintenance.garbageCollection.mode: "online"`,
  * docs/decisions/online-collection.md): what the config accepts and refuses, and the front's hold
  * (`AccessPolicy.sweepHold`) as the Caddyfile renders it. The collection itself runs against real
- * Distribution and Caddy in test/integration/onlineCollection.test.ts.
+ * Distribution and Caddy in test/integration/onlineCollection.{filesystem,s3}.test.ts.
  */
 import { describe, expect, it } from "vitest";
 import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";

@@ -1,0 +1,537 @@
+/**
+ * Garbage collection while pushes go on (`registry.maintenance.garbageCollection.mode: "online"`,
+ * docs/decisions/online-collection.md), with real software: Distribution 2.8.3 and 3.1.2 (their Go
+ * modules, test/support/distributionBinaries.ts), on filesystem storage and on an S3 API that checks
+ * signatures (versitygw), behind the pinned Caddy with the rendered Caddyfile and its hold
+ * (`AccessPolicy.sweepHold`), the collection being components/upkeep/sh/online-collect.sh.
+ *
+ * Per case, clients run without pause while online collections run one after the other: a pusher of new
+ * images, each on a new layer and a layer shared with earlier images; a mounter that mounts an image's
+ * blobs into another repository and puts its manifest there; a retagger that reads a manifest by tag and
+ * puts it under a new tag; and a re-pusher of images whose manifests were deleted (garbage at the mark:
+ * the dangerous case), to the repository they were deleted from, checking each blob first as docker does.
+ * Between collections the test deletes more images. Each client retries a 503 (the hold's answer) and
+ * starts its image again when a manifest names a blob the registry no longer has (what a CI retry does).
+ * Then every image a client put is read back whole through the front, the product's verify script finds
+ * every tagged image whole, and, with the clients stopped, one more online collection removes exactly the
+ * blobs an offline collection of the same state lists (`--dry-run`), byte for byte, after which a real
+ * offline collection finds nothing more to remove.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import * as https from "node:https";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { renderShellScript } from "../../components/shared/shellScript";
+import { renderVerifyScript } from "../../components/upkeep/verify";
+import { pinnedCaddy } from "./caddyBinaries";
+import { type DistributionBinary, distributionBinaries } from "./distributionBinaries";
+import { type RealRegistry, startRealRegistry } from "./realRegistry";
+import { S3_REGION, type S3Server, startS3Server } from "./s3Server";
+import { run } from "./serverProcess";
+
+const BINARIES = distributionBinaries();
+/** Online collections while the clients run, per case. */
+const COLLECTIONS = 5;
+/** Images the test deletes before each collection (their blobs become garbage). */
+const DELETED_PER_ROUND = 4;
+const SETTLE_SECONDS = 1;
+/**
+ * How long before the mark a request still protects what it names. The setting's default is an hour; here
+ * two seconds, so that garbage the test made a few seconds before a mark is removed by it (what the clients
+ * touch during the mark stays protected all the same).
+ */
+const GRACE_SECONDS = 2;
+
+const sha = (data: Buffer | string) => createHash("sha256").update(data).digest("hex");
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface Answer {
+    readonly status: number;
+    readonly headers: Record<string, string | string[] | undefined>;
+    readonly body: Buffer;
+}
+
+/** An image as a client pushes it: its blobs' contents and its manifest. */
+interface Image {
+    readonly layers: readonly Buffer[];
+    readonly config: Buffer;
+    readonly manifest: Buffer;
+    readonly digest: string;
+}
+
+const MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json";
+
+function makeImage(layers: readonly Buffer[]): Image {
+    const config = Buffer.from(
+        JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: layers.map((l) => `sha256:${sha(l)}`) } }),
+    );
+    const manifest = Buffer.from(
+        JSON.stringify({
+            schemaVersion: 2,
+            mediaType: MANIFEST_TYPE,
+            config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: `sha256:${sha(config)}`, size: config.length },
+            layers: layers.map((l) => ({
+                mediaType: "application/vnd.oci.image.layer.v1.tar",
+                digest: `sha256:${sha(l)}`,
+                size: l.length,
+            })),
+        }),
+    );
+    return { layers, config, manifest, digest: `sha256:${sha(manifest)}` };
+}
+
+/** What a client does with the registry, through the front, as the push account. */
+class Client {
+    readonly agent: https.Agent;
+    /** Answers the front gave that a client has to cope with: 503s, manifests refused for a missing blob. */
+    readonly counts = { requests: 0, unavailable: 0, blobUnknown: 0, linkRace: 0 };
+    constructor(
+        private readonly registry: RealRegistry,
+        private readonly auth = `Basic ${Buffer.from(`${registry.push.username}:${registry.push.password}`).toString("base64")}`,
+    ) {
+        this.agent = new https.Agent({ keepAlive: true, ca: registry.ca.caCertPem, maxSockets: 8 });
+    }
+
+    request(method: string, pathAndQuery: string, body?: Buffer, headers: Record<string, string> = {}): Promise<Answer> {
+        this.counts.requests++;
+        return new Promise((resolve, reject) => {
+            const req = https.request(
+                {
+                    host: "127.0.0.1",
+                    port: this.registry.caddyPort,
+                    method,
+                    path: pathAndQuery,
+                    agent: this.agent,
+                    headers: { Authorization: this.auth, ...(body ? { "Content-Length": String(body.length) } : {}), ...headers },
+                },
+                (res) => {
+                    const chunks: Buffer[] = [];
+                    res.on("data", (c: Buffer) => chunks.push(c));
+                    res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+                    res.on("error", reject);
+                },
+            );
+            req.on("error", reject);
+            req.end(body);
+        });
+    }
+
+    /** A request retried while the front answers 503 (the hold), as the Retry-After says, at most a minute. */
+    async retrying(method: string, pathAndQuery: string, body?: Buffer, headers: Record<string, string> = {}): Promise<Answer> {
+        for (let i = 0; ; i++) {
+            const answer = await this.request(method, pathAndQuery, body, headers);
+            if (answer.status !== 503) return answer;
+            this.counts.unavailable++;
+            if (i > 120) throw new Error(`${method} ${pathAndQuery}: 503 for a minute`);
+            await sleep(500);
+        }
+    }
+
+    /** A blob into `repo`: checked first (HEAD), uploaded when the registry says it does not have it. */
+    async pushBlob(repo: string, data: Buffer): Promise<void> {
+        const digest = `sha256:${sha(data)}`;
+        const check = await this.request("HEAD", `/v2/${repo}/blobs/${digest}`);
+        if (check.status === 200) return;
+        if (check.status !== 404) throw new Error(`HEAD blob ${digest} in ${repo}: ${check.status}`);
+        await this.upload(repo, data);
+    }
+
+    async upload(repo: string, data: Buffer): Promise<void> {
+        const digest = `sha256:${sha(data)}`;
+        const start = await this.retrying("POST", `/v2/${repo}/blobs/uploads/`);
+        if (start.status !== 202) throw new Error(`POST upload in ${repo}: ${start.status} ${start.body}`);
+        const location = new URL(String(start.headers.location), this.registry.url);
+        location.searchParams.set("digest", digest);
+        const commit = await this.retrying("PUT", `${location.pathname}${location.search}`, data, {
+            "Content-Type": "application/octet-stream",
+        });
+        if (commit.status !== 201) throw new Error(`PUT upload ${digest} in ${repo}: ${commit.status} ${commit.body}`);
+    }
+
+    /** A blob mounted from `from` into `repo` (uploaded when the registry does not mount it). */
+    async mountBlob(repo: string, from: string, data: Buffer): Promise<void> {
+        const digest = `sha256:${sha(data)}`;
+        const mount = await this.retrying(
+            "POST",
+            `/v2/${repo}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`,
+        );
+        if (mount.status === 201) return;
+        if (mount.status !== 202) throw new Error(`mount ${digest} from ${from} into ${repo}: ${mount.status} ${mount.body}`);
+        const location = new URL(String(mount.headers.location), this.registry.url);
+        location.searchParams.set("digest", digest);
+        const commit = await this.retrying("PUT", `${location.pathname}${location.search}`, data, {
+            "Content-Type": "application/octet-stream",
+        });
+        if (commit.status !== 201) throw new Error(`PUT upload ${digest} in ${repo}: ${commit.status} ${commit.body}`);
+    }
+
+    /** The manifest under `tag`: true when it landed, false when it names a blob the registry does not have. */
+    async putManifest(repo: string, tag: string, image: Image): Promise<boolean> {
+        const put = await this.retrying("PUT", `/v2/${repo}/manifests/${tag}`, image.manifest, { "Content-Type": MANIFEST_TYPE });
+        if (put.status === 201) {
+            expect(put.headers["docker-content-digest"]).toBe(image.digest);
+            return true;
+        }
+        if (put.status === 400 && /BLOB_UNKNOWN/.test(put.body.toString())) {
+            this.counts.blobUnknown++;
+            return false;
+        }
+        throw new Error(`PUT manifest ${repo}:${tag}: ${put.status} ${put.body}`);
+    }
+
+    /** A whole image pushed to `repo:tag`, started again (blobs checked again) while a manifest names a missing blob. */
+    async pushImage(repo: string, tag: string, image: Image, mountFrom?: string): Promise<void> {
+        for (let attempt = 0; attempt < 5; attempt++) {
+            for (const blob of [...image.layers, image.config]) {
+                if (mountFrom && attempt === 0) await this.mountBlob(repo, mountFrom, blob);
+                else await this.pushBlob(repo, blob);
+            }
+            if (await this.putManifest(repo, tag, image)) return;
+        }
+        throw new Error(`${repo}:${tag}: a manifest naming a missing blob five times`);
+    }
+
+    async deleteImage(repo: string, image: Image): Promise<void> {
+        const answer = await this.request("DELETE", `/v2/${repo}/manifests/${image.digest}`);
+        if (answer.status !== 202) throw new Error(`DELETE ${repo}@${image.digest}: ${answer.status} ${answer.body}`);
+    }
+}
+
+interface Landed {
+    readonly repo: string;
+    readonly tag: string;
+    readonly image: Image;
+}
+
+/** Every blob file of a storage root (a directory, or a bucket's folder in the S3 server's backend): digest → bytes. */
+function blobsOnDisk(root: string): Map<string, number> {
+    const blobs = new Map<string, number>();
+    const base = path.join(root, "docker/registry/v2/blobs/sha256");
+    let prefixes: string[] = [];
+    try {
+        prefixes = readdirSync(base);
+    } catch {
+        return blobs;
+    }
+    for (const prefix of prefixes) {
+        for (const hex of readdirSync(path.join(base, prefix))) {
+            try {
+                blobs.set(hex, statSync(path.join(base, prefix, hex, "data")).size);
+            } catch {
+                // A blob directory without data: nothing a client can read.
+            }
+        }
+    }
+    return blobs;
+}
+
+type Storage = "filesystem" | "s3";
+
+/** The cases of one storage, each version of Distribution in turn: one test file per storage, so that the two run side by side. */
+export function describeOnlineCollection(storage: Storage): void {
+    const CASES = [BINARIES.v2, BINARIES.v3].map((binary) => ({ binary, storage }));
+    describe.each(CASES.map((c) => [`Distribution ${c.binary.version}, ${c.storage}`, c] as const))(
+        "online collection: %s",
+        (_label, c: { binary: DistributionBinary; storage: Storage }) => {
+            let s3: S3Server | undefined;
+            let registry: RealRegistry;
+            let client: Client;
+            let bin: string;
+            let script: string;
+            const bucket = `online-${c.binary.version.replace(/\./g, "-")}`;
+
+            /** The storage root as the test reads it (the S3 server's backend keeps objects as files). */
+            const storageRoot = () => (s3 ? path.join(s3.root, bucket, "registry") : registry.dataDir);
+
+            beforeAll(async () => {
+                if (c.storage === "s3") s3 = await startS3Server([bucket]);
+                registry = await startRealRegistry({
+                    caddyBinary: pinnedCaddy(),
+                    registryBinary: c.binary.path,
+                    accessLog: true,
+                    sweepHold: true,
+                    // Online collection needs Distribution without its blob-descriptor cache (distribution#3743).
+                    blobDescriptorCache: false,
+                    ...(s3 ? { s3: { server: s3, bucket } } : {}),
+                });
+                client = new Client(registry);
+                bin = path.join(registry.dir, "bin");
+                run("mkdir", ["-p", bin]);
+                symlinkSync(c.binary.path, path.join(bin, "registry"));
+                const curlConfig = path.join(registry.dir, "s3-curl.conf");
+                if (s3)
+                    writeFileSync(curlConfig, `user = "${s3.credentials.accessKeyId}:${s3.credentials.secretAccessKey}"\n`, {
+                        mode: 0o600,
+                    });
+                script = path.join(registry.dir, "online-collect");
+                writeFileSync(
+                    script,
+                    renderShellScript(path.join(__dirname, "onlineCollection.sh"), {
+                        REGISTRY_URL: `http://127.0.0.1:${registry.registryPort}`,
+                        HTTP_CLIENT: "curl",
+                        UNIX_SOCKET: "",
+                        REGISTRY_CONFIG: path.join(registry.dir, "config.yml"),
+                        ONLINE_HOLD_DIR: registry.sweepHoldDir as string,
+                        ONLINE_ACCESS_LOG: registry.accessLogFile as string,
+                        ONLINE_GRACE_SECONDS: GRACE_SECONDS,
+                        ONLINE_SETTLE_SECONDS: SETTLE_SECONDS,
+                        ONLINE_STORE: s3 ? "" : registry.dataDir,
+                        ONLINE_S3_URL: s3 ? `${s3.endpoint}/${bucket}/registry` : "",
+                        ONLINE_S3_REGION: S3_REGION,
+                        ONLINE_S3_CURL_CONFIG: s3 ? curlConfig : "",
+                    }),
+                    { mode: 0o700 },
+                );
+            });
+
+            afterAll(async () => {
+                client?.agent.destroy();
+                await registry?.stop();
+                await s3?.stop();
+            });
+
+            const collectEnv = () => ({
+                PATH: `${bin}:${process.env.PATH}`,
+                OTEL_TRACES_EXPORTER: "none",
+                ...(s3
+                    ? {
+                          REGISTRY_STORAGE_S3_ACCESSKEY: s3.credentials.accessKeyId,
+                          REGISTRY_STORAGE_S3_SECRETKEY: s3.credentials.secretAccessKey,
+                      }
+                    : {}),
+            });
+
+            /** One online collection; its summary line parsed. */
+            const collectOnline = async () => {
+                const { spawn } = await import("node:child_process");
+                const out = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+                    const child = spawn("sh", [script], { env: collectEnv() });
+                    let stdout = "";
+                    let stderr = "";
+                    child.stdout.on("data", (d: Buffer) => {
+                        stdout += d;
+                    });
+                    child.stderr.on("data", (d: Buffer) => {
+                        stderr += d;
+                    });
+                    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+                });
+                expect(out.code, `${out.stdout}\n${out.stderr}`).toBe(0);
+                const m = /(\d+) candidates, (\d+) protected .*, (\d+) swept, (\d+) bytes reclaimed/.exec(out.stdout);
+                const [candidates, protectedCount, swept, bytes] = m ? m.slice(1).map(Number) : [0, 0, 0, 0];
+                return { candidates, protected: protectedCount, swept, bytes, out: out.stdout };
+            };
+
+            test("the hold: a held blob's check 404, its commit and mount 503 with a short Retry-After, manifest PUTs 503 while theirs is on", async () => {
+                const image = makeImage([randomBytes(1000), randomBytes(1200)]);
+                await client.pushImage("hold/a", "v1", image);
+                const layer = image.layers[0] as Buffer;
+                const digest = `sha256:${sha(layer)}`;
+                const hold = path.join(registry.sweepHoldDir as string, digest);
+                expect((await client.request("HEAD", `/v2/hold/a/blobs/${digest}`)).status).toBe(200);
+                writeFileSync(hold, "");
+                try {
+                    expect((await client.request("HEAD", `/v2/hold/a/blobs/${digest}`)).status).toBe(404);
+                    // A pull's GET is not held; another blob's check is not either.
+                    expect((await client.request("GET", `/v2/hold/a/blobs/${digest}`)).status).toBe(200);
+                    expect((await client.request("HEAD", `/v2/hold/a/blobs/sha256:${sha(image.config)}`)).status).toBe(200);
+                    const mount = await client.request("POST", `/v2/hold/b/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=hold/a`);
+                    expect(mount.status).toBe(503);
+                    expect(mount.headers["retry-after"]).toBe("5");
+                    expect(mount.body.toString()).toMatch(/UNAVAILABLE/);
+                    const start = await client.request("POST", "/v2/hold/b/blobs/uploads/");
+                    expect(start.status).toBe(202);
+                    const location = new URL(String(start.headers.location), registry.url);
+                    location.searchParams.set("digest", digest);
+                    expect((await client.request("PUT", `${location.pathname}${location.search}`, layer)).status).toBe(503);
+                    // The same commit once the hold is gone lands.
+                    rmSync(hold);
+                    expect((await client.request("PUT", `${location.pathname}${location.search}`, layer)).status).toBe(201);
+                    writeFileSync(path.join(registry.sweepHoldDir as string, "manifests"), "");
+                    const put = await client.request("PUT", "/v2/hold/a/manifests/v2", image.manifest, { "Content-Type": MANIFEST_TYPE });
+                    expect(put.status).toBe(503);
+                    expect((await client.request("GET", "/v2/hold/a/manifests/v1", undefined, { Accept: MANIFEST_TYPE })).status).toBe(200);
+                } finally {
+                    rmSync(hold, { force: true });
+                    rmSync(path.join(registry.sweepHoldDir as string, "manifests"), { force: true });
+                }
+                expect(
+                    (await client.request("PUT", "/v2/hold/a/manifests/v2", image.manifest, { "Content-Type": MANIFEST_TYPE })).status,
+                ).toBe(201);
+            });
+
+            test("collections run while clients push, mount, retag and re-push garbage; every image stays whole; reclaimed bytes match an offline collection", {
+                timeout: 600_000,
+            }, async () => {
+                const landed: Landed[] = [];
+                const base = Array.from({ length: 4 }, () => randomBytes(2048));
+                /** Deleted images: garbage at the next mark, pushed again by the re-pusher. */
+                const deleted: { repo: string; image: Image }[] = [];
+                let nextRepush: { repo: string; image: Image }[] = [];
+                let n = 0;
+                const fresh = () => makeImage([randomBytes(3000 + (n % 7) * 512), base[n++ % base.length] as Buffer]);
+
+                // Seed: images that stay, and garbage.
+                for (let i = 0; i < 6; i++) {
+                    const image = fresh();
+                    await client.pushImage(`seed/app-${i % 3}`, `v${i}`, image);
+                    landed.push({ repo: `seed/app-${i % 3}`, tag: `v${i}`, image });
+                }
+                const makeGarbage = async (round: number) => {
+                    for (let i = 0; i < DELETED_PER_ROUND; i++) {
+                        const repo = `garbage/g-${i % 2}`;
+                        const image = makeImage([randomBytes(4000 + i * 100), randomBytes(1500)]);
+                        await client.pushImage(repo, `r${round}-${i}`, image);
+                        await client.deleteImage(repo, image);
+                        // Half of them the re-pusher pushes again, from the moment the next collection starts:
+                        // during its mark and its hold, while they are garbage at the mark. The other half stays garbage.
+                        if (i % 2 === 0) nextRepush.push({ repo, image });
+                    }
+                };
+                await makeGarbage(0);
+
+                let stop = false;
+                const rounds = { push: 0, mount: 0, retag: 0, repush: 0 };
+                const pick = <T>(list: readonly T[]) => list[Math.floor(Math.random() * list.length)] as T;
+                const loop = async (what: keyof typeof rounds, body: (i: number) => Promise<void>) => {
+                    for (let i = 0; !stop; i++) {
+                        await body(i);
+                        rounds[what]++;
+                        // Hundreds of rounds, not thousands: reading every image back stays within minutes.
+                        await sleep(100);
+                    }
+                };
+                const clients = Promise.all([
+                    loop("push", async (i) => {
+                        const image = fresh();
+                        await client.pushImage(`loop/push-${i % 4}`, `p${i}`, image);
+                        landed.push({ repo: `loop/push-${i % 4}`, tag: `p${i}`, image });
+                    }),
+                    loop("mount", async (i) => {
+                        const from = pick(landed);
+                        const repo = `loop/mount-${i % 4}`;
+                        await client.pushImage(repo, `m${i}`, from.image, from.repo);
+                        landed.push({ repo, tag: `m${i}`, image: from.image });
+                    }),
+                    loop("retag", async (i) => {
+                        const from = pick(landed);
+                        // Distribution's filesystem driver rewrites a link file in place: a GET that reads one while
+                        // another client puts the same manifest gets 500 "invalid checksum digest format" (no collection
+                        // involved). Read again, as a client's retry does.
+                        let got = await client.request("GET", `/v2/${from.repo}/manifests/${from.tag}`, undefined, {
+                            Accept: MANIFEST_TYPE,
+                        });
+                        for (let t = 0; got.status === 500 && t < 10; t++) {
+                            client.counts.linkRace++;
+                            await sleep(50);
+                            got = await client.request("GET", `/v2/${from.repo}/manifests/${from.tag}`, undefined, {
+                                Accept: MANIFEST_TYPE,
+                            });
+                        }
+                        expect(got.status, `GET ${from.repo}:${from.tag}: ${got.body}\n${registry.logs().registry.slice(-3000)}`).toBe(200);
+                        expect(sha(got.body)).toBe(from.image.digest.slice(7));
+                        if (await client.putManifest(from.repo, `t${i}`, from.image))
+                            landed.push({ repo: from.repo, tag: `t${i}`, image: from.image });
+                    }),
+                    loop("repush", async (i) => {
+                        if (deleted.length === 0) {
+                            await sleep(50);
+                            return;
+                        }
+                        const again = pick(deleted);
+                        await client.pushImage(again.repo, `again-${i}`, again.image);
+                        landed.push({ repo: again.repo, tag: `again-${i}`, image: again.image });
+                    }),
+                ]);
+
+                const collections: Awaited<ReturnType<typeof collectOnline>>[] = [];
+                try {
+                    for (let k = 1; k <= COLLECTIONS; k++) {
+                        deleted.push(...nextRepush);
+                        nextRepush = [];
+                        collections.push(await collectOnline());
+                        await makeGarbage(k);
+                        await sleep((GRACE_SECONDS + 1) * 1000);
+                    }
+                } finally {
+                    stop = true;
+                    await clients;
+                }
+                const total = Object.values(rounds).reduce((a, b) => a + b, 0);
+                console.log(
+                    `${_label}: ${COLLECTIONS} online collections during ${total} client rounds (${JSON.stringify(rounds)}); ` +
+                        `per collection ${collections.map((x) => `${x.candidates}/${x.protected}/${x.swept}/${x.bytes}`).join(" ")} (candidates/protected/swept/bytes); ` +
+                        `client answers ${JSON.stringify(client.counts)}`,
+                );
+                expect(collections.reduce((a, x) => a + (x.swept ?? 0), 0)).toBeGreaterThan(0);
+                expect(collections.reduce((a, x) => a + (x.protected ?? 0), 0)).toBeGreaterThan(0);
+
+                // Every image a client put: its manifest by its tag, and every blob of it whole in its repository, through the front.
+                const blobsToRead = new Map<string, Buffer>();
+                for (const l of landed) {
+                    for (const blob of [...l.image.layers, l.image.config]) blobsToRead.set(`${l.repo}@sha256:${sha(blob)}`, blob);
+                }
+                const reads: (() => Promise<void>)[] = [
+                    ...landed.map((l) => async () => {
+                        const got = await client.request("GET", `/v2/${l.repo}/manifests/${l.tag}`, undefined, { Accept: MANIFEST_TYPE });
+                        expect(got.status, `${l.repo}:${l.tag}`).toBe(200);
+                        expect(sha(got.body)).toBe(l.image.digest.slice(7));
+                    }),
+                    ...[...blobsToRead].map(([key, blob]) => async () => {
+                        const [repo, digest] = key.split("@") as [string, string];
+                        const b = await client.request("GET", `/v2/${repo}/blobs/${digest}`);
+                        expect(b.status, `${repo} blob ${digest}`).toBe(200);
+                        expect(sha(b.body)).toBe(sha(blob));
+                    }),
+                ];
+                await Promise.all(
+                    Array.from({ length: 8 }, async () => {
+                        for (let read = reads.pop(); read; read = reads.pop()) await read();
+                    }),
+                );
+                console.log(`${_label}: ${landed.length} tags and ${blobsToRead.size} blobs (per repository) read back whole`);
+                // The product's verify script: every tagged image served whole by Distribution itself.
+                const verifyScript = path.join(registry.dir, "verify");
+                writeFileSync(
+                    verifyScript,
+                    renderVerifyScript({
+                        base: `http://127.0.0.1:${registry.registryPort}`,
+                        client: "curl",
+                        registryLogs: "the test's registry log",
+                        remedy: "REMEDY",
+                        ...(s3 ? {} : { blobStore: registry.dataDir }),
+                    }),
+                );
+                const verify = run("sh", [verifyScript]);
+                expect(verify.code, `${verify.stdout}\n${verify.stderr}`).toBe(0);
+
+                // Clients stopped: what an offline collection of this state removes, then the online one.
+                await makeGarbage(COLLECTIONS + 1);
+                await sleep((GRACE_SECONDS + 1) * 1000);
+                const dry = run("registry", ["garbage-collect", "--dry-run", path.join(registry.dir, "config.yml")], { env: collectEnv() });
+                expect(dry.code, dry.stderr).toBe(0);
+                const offline = new Set(
+                    [...dry.stdout.matchAll(/^blob eligible for deletion: sha256:([0-9a-f]{64})$/gm)].map((m) => m[1] as string),
+                );
+                const before = blobsOnDisk(storageRoot());
+                const offlineBytes = [...offline].reduce((a, hex) => a + (before.get(hex) ?? 0), 0);
+                const last = await collectOnline();
+                const after = blobsOnDisk(storageRoot());
+                const removed = [...before.keys()].filter((hex) => !after.has(hex));
+                const removedBytes = removed.reduce((a, hex) => a + (before.get(hex) ?? 0), 0);
+                console.log(
+                    `${_label}: clients stopped: offline would remove ${offline.size} blobs, ${offlineBytes} bytes; online removed ${removed.length}, ${removedBytes} bytes (it reports ${last.bytes})`,
+                );
+                expect(new Set(removed)).toEqual(offline);
+                expect(removedBytes).toBe(offlineBytes);
+                expect(last.bytes).toBe(offlineBytes);
+                // A real offline collection now finds nothing more.
+                const real = run("registry", ["garbage-collect", path.join(registry.dir, "config.yml")], { env: collectEnv() });
+                expect(real.code, real.stderr).toBe(0);
+                expect(blobsOnDisk(storageRoot()).size).toBe(after.size);
+                expect(readFileSync(path.join(registry.dir, "config.yml"), "utf8")).not.toMatch(/blobdescriptor/);
+            });
+        },
+    );
+}
