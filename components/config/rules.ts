@@ -218,7 +218,6 @@ const CROSS_RULES: readonly CrossRule[] = [
     { name: "kind's own rules", check: kindProblems },
     { name: "named accounts can be made as given", check: namedAccountProblems },
     { name: "retention runs with the collection, under the path prefix", check: retentionProblems },
-    { name: "online collection is refused where it does not run", check: onlineCollectionProblems },
     single("pushes always need credentials", (c) => {
         if (c.containerRegistry.requiresAuthForPush || c.registry.mode === "existing") return undefined;
         const path = ["containerRegistry", "requiresAuthForPush"];
@@ -552,35 +551,6 @@ function namedAccountProblems(c: ModeConfig): ConfigProblem[] {
         });
     });
     return problems;
-}
-
-/**
- * Online collection (docs/decisions/online-collection.md): its mechanism (the front's hold, the mark, the
- * sweep) is proven against real Distribution and Caddy, but no placement runs it yet, so it is refused with
- * the reason; it cannot delete untagged manifests (that stays the window's).
- */
-function onlineCollectionProblems(c: ModeConfig): ConfigProblem[] {
-    const gc = c.registry.maintenance.garbageCollection;
-    if (!gc.enabled || gc.mode !== "online") return [];
-    const path = ["registry", "maintenance", "garbageCollection", "mode"];
-    if (gc.deleteUntagged) {
-        return [
-            fixable(
-                path,
-                setting(path, "window"),
-                (command) =>
-                    `is "online", but deleteUntagged is true: an online collection removes blobs only, and deleting untagged manifests needs the read-only window. Set it to "window" (${command}), or deleteUntagged to false`,
-            ),
-        ];
-    }
-    return [
-        fixable(
-            path,
-            setting(path, "window"),
-            (command) =>
-                `is "online", which registry.mode "${c.registry.mode}" does not run yet (its job does not hold blobs at the front, read the front's log and sweep online; docs/decisions/online-collection.md): set it to "window" (${command})`,
-        ),
-    ];
 }
 
 /** Retention runs with garbage collection (its removals in the window), on repositories under the registry's own path prefix. */

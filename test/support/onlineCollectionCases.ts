@@ -1,6 +1,5 @@
 /**
- * Garbage collection while pushes go on (`registry.maintenance.garbageCollection.mode: "online"`,
- * docs/decisions/online-collection.md), with real software: Distribution 2.8.3 and 3.1.2 (their Go
+ * Garbage collection while pushes go on (docs/decisions/online-collection.md), with real software: Distribution 2.8.3 and 3.1.2 (their Go
  * modules, test/support/distributionBinaries.ts), on filesystem storage and on an S3 API that checks
  * signatures (versitygw), behind the pinned Caddy with the rendered Caddyfile and its hold
  * (`AccessPolicy.sweepHold`), the collection being components/upkeep/sh/online-collect.sh.

@@ -1,54 +1,12 @@
 /**
- * Online garbage collection (`registry.maintenance.garbageCollection.mode: "online"`,
- * docs/decisions/online-collection.md): what the config accepts and refuses, and the front's hold
+ * Online garbage collection (docs/decisions/online-collection.md): the front's hold
  * (`AccessPolicy.sweepHold`) as the Caddyfile renders it. The collection itself runs against real
  * Distribution and Caddy in test/integration/onlineCollection.{filesystem,s3}.test.ts.
  */
 import { describe, expect, it } from "vitest";
 import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
 import { accessPolicyProblem } from "../../components/accessPolicy/policy";
-import { parseConfig } from "../../components/config";
 import { BASE_POLICY } from "../support/accessPolicy";
-import { configProblems } from "../support/configProblems";
-
-const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample";
-
-/** The problems about the collection's settings (a bare config has others, such as a missing SSH key). */
-const collectionProblems = (raw: Record<string, unknown>) => configProblems(raw).filter((p) => p.includes("garbageCollection"));
-
-function config(mode: string, garbageCollection: Record<string, unknown>): Record<string, unknown> {
-    return {
-        containerRegistry: { host: "registry.example.test", pathPrefix: "platform" },
-        registry: {
-            mode,
-            ...(mode === "external-host" ? { tls: { mode: "acme", acmeEmail: "ops@example.test" } } : {}),
-            maintenance: { garbageCollection: { enabled: true, ...garbageCollection } },
-        },
-        ...(mode === "external-host" ? { externalHost: { ssh: { host: "10.0.0.5", hostKey: HOST_KEY } } } : {}),
-    };
-}
-
-describe("the collection's mode", () => {
-    it('is "window" unless set', () => {
-        const registry = parseConfig(config("external-host", {}), {}, { allowMissingSecrets: true }).config.registry;
-        if (registry.mode === "existing" || !registry.maintenance.garbageCollection.enabled) throw new Error("collection expected");
-        expect(registry.maintenance.garbageCollection).toMatchObject({ mode: "window" });
-        expect(collectionProblems(config("external-host", { mode: "window" }))).toEqual([]);
-    });
-
-    it.each(["external-host", "in-cluster", "kind"])('"online" is refused in %s, which does not run it yet, with the reason', (mode) => {
-        const problems = collectionProblems(config(mode, { mode: "online" }));
-        expect(problems).toEqual([
-            `dso-registry:registry.maintenance.garbageCollection.mode: is "online", which registry.mode "${mode}" does not run yet (its job does not hold blobs at the front, read the front's log and sweep online; docs/decisions/online-collection.md): set it to "window" (pulumi config set --path 'dso-registry:registry.maintenance.garbageCollection.mode' 'window')`,
-        ]);
-    });
-
-    it('"online" with deleteUntagged is refused: untagged manifests need the window', () => {
-        const problems = collectionProblems(config("external-host", { mode: "online", deleteUntagged: true }));
-        expect(problems).toHaveLength(1);
-        expect(problems[0]).toMatch(/garbageCollection\.mode: is "online", but deleteUntagged is true/);
-    });
-});
 
 describe("the front's hold", () => {
     const HOLD = "/run/dso-registry/sweep";

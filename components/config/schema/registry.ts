@@ -304,15 +304,9 @@ const maintenance = z.strictObject({
             enabled: z.boolean().default(false).describe("Run garbage collection on a schedule."),
             schedule: cronSchedule.default(DEFAULT_GC_SCHEDULE).describe("Cron schedule."),
             deleteUntagged: z.boolean().default(false).describe("Also delete manifests no tag points to."),
-            mode: z
-                .enum(["window", "online"])
-                .default("window")
-                .describe(
-                    '"window": pushes wait while the collection runs (the front answers them 503 in a read-only window), the blob-descriptor cache cleared after; "online": pushes go on, and only what no manifest referenced at the mark and no request named since is removed (docs/decisions/online-collection.md). No placement runs "online" yet: it is refused with the reason.',
-                ),
         })
         .prefault({})
-        .describe("Scheduled garbage collection: in a read-only window (cache cleared after), or online."),
+        .describe("Scheduled garbage collection in a read-only window, cache cleared after."),
     retention: z
         .strictObject({
             mode: z
