@@ -78,6 +78,8 @@ const LONGEST_FIRST = [
     "test/engine/replicaPods.test.ts",
     "test/engine/kindCluster.test.ts",
     "test/engine/traefikPods.test.ts",
+    "test/integration/onlineCollection.s3.test.ts",
+    "test/integration/onlineCollection.filesystem.test.ts",
     "test/engine/local.test.ts",
     "test/integration/inClusterMonitoring.realPrometheus.test.ts",
     "test/engine/kind.test.ts",
