@@ -24,6 +24,7 @@ import {
     renderUiObjectsOf,
 } from "./network";
 import { renderNetworkPolicy } from "./networkPolicy";
+import { renderPullHistoryObjects } from "./pullHistory";
 import { type InClusterSpec, inClusterSpecProblem } from "./spec";
 import { renderGcCronJob, renderGcRbac } from "./upkeep";
 import { renderConfigMap, renderDataClaim, renderMavenClaim, renderNamespace, renderSecrets, renderServiceAccount } from "./workload";
@@ -63,6 +64,7 @@ export function renderInClusterObjects(spec: InClusterSpec): K8sObject[] {
         renderLocalRegistryHosting(spec),
         ...renderGcRbac(spec),
         renderGcCronJob(spec),
+        ...renderPullHistoryObjects(spec),
         ...renderMonitoringObjects(spec),
     ].filter((o): o is K8sObject => o !== undefined);
 }

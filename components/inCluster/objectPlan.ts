@@ -6,6 +6,7 @@
 import type { K8sObject } from "../shared/k8sObject";
 import type { PlannedObject } from "../shared/k8sResources";
 import { IN_CLUSTER_BACKUP } from "./backup";
+import { PULL_HISTORY } from "./pullHistory";
 import { IN_CLUSTER } from "./spec";
 
 /**
@@ -57,6 +58,11 @@ export function inClusterObjectPlan(name: string, objects: readonly K8sObject[])
             // (AlreadyExists) on every later `up`; another's delete waits on the pod that mounts it. So
             // the class applies to claims created after it is set, and an existing claim keeps its own.
             ...(object.kind === "PersistentVolumeClaim" ? { ignoreChanges: ["spec.storageClassName"] } : {}),
+            // The pull history is the harvest's to write (./pullHistory.ts): the program creates it empty and
+            // never puts its own (empty) data back, which would forget every pull recorded.
+            ...(object.kind === "ConfigMap" && object.metadata.name === PULL_HISTORY.configMap
+                ? { ignoreChanges: ["data", "binaryData"] }
+                : {}),
             // An Ingress that names no class keeps the class it has: the cluster's default, which the API server gave it
             // when it was created, or the class the stack named before (an earlier release's default). Without the
             // option, an apply that no longer sends a class the stack sent once removes it (server-side apply drops a

@@ -10,10 +10,11 @@ import type { K8sObject } from "../shared/k8sObject";
 import { renderShellScript } from "../shared/shellScript";
 import { FRONT_WINDOW_PARAMS } from "../upkeep/frontWindow";
 import { mavenCleanupParams } from "../upkeep/mavenCleanup";
-import { type Retention, renderRetentionScript } from "../upkeep/retention";
+import { pullHistoryDays, type Retention, renderRetentionScript } from "../upkeep/retention";
 import { renderVerifyScript } from "../upkeep/verify";
 import { type GcWindow, gcWindow } from "./gcWindow";
 import { kubectlCronJob, meta, selector } from "./k8sHelpers";
+import { PULL_HISTORY, pullHarvestParams } from "./pullHistory";
 import { READ_ONLY_SIGNAL } from "./readOnlySignal";
 import { RETENTION_COUNTS } from "./retentionCounts";
 import { IN_CLUSTER, type InClusterMaven, type InClusterSpec, type InClusterStorage, REGISTRY_METRICS_ADDR } from "./spec";
@@ -41,7 +42,14 @@ import { IN_CLUSTER, type InClusterMaven, type InClusterSpec, type InClusterStor
  * its removals inside it, or, in a rollout window, both just before the read-only switch (Distribution
  * must still accept the deletes; see docs/deletes-and-gc.md, Retention). A job that cannot list the pods runs no retention, collects, and fails.
  */
-export function gcScript(namespace: string, deleteUntagged: boolean, maven: boolean, window: GcWindow, retention = false): string {
+export function gcScript(
+    namespace: string,
+    deleteUntagged: boolean,
+    maven: boolean,
+    window: GcWindow,
+    retention = false,
+    harvest: ReturnType<typeof pullHarvestParams> = pullHarvestParams({ namespace, garbageCollection: { enabled: false } }),
+): string {
     const script = (name: string) => `${IN_CLUSTER.configDir}/${name}`;
     const common = {
         NAMESPACE: namespace,
@@ -51,6 +59,8 @@ export function gcScript(namespace: string, deleteUntagged: boolean, maven: bool
         MAVEN_GC_SCRIPT: maven ? script(IN_CLUSTER.mavenGcScript) : "",
         VERIFY_SCRIPT: script(IN_CLUSTER.verifyScript),
         RETENTION: retention,
+        // With keepPulledWithinDays, the pull history's harvest before retention (./pullHistory.ts).
+        ...harvest,
     };
     if (window === "marker") {
         return renderShellScript(path.join(__dirname, "sh", "gc-job-marker.sh"), {
@@ -125,6 +135,9 @@ export function inClusterRetentionScript(
         registryLogs: `kubectl --namespace ${namespace} logs deployment/${IN_CLUSTER.name} --container=registry`,
         ...(storage === "filesystem" ? { storageRoot: IN_CLUSTER.dataDir } : {}),
         ...(countsServed ? { textfileDir: RETENTION_COUNTS.dir } : {}),
+        ...(pullHistoryDays(retention) !== undefined
+            ? { pullHistory: PULL_HISTORY.localHistory, pullHistoryMaxAgeSeconds: PULL_HISTORY.localMaxAgeSeconds }
+            : {}),
     });
 }
 
@@ -236,6 +249,7 @@ export function renderGcCronJob(spec: InClusterSpec): K8sObject | undefined {
             spec.maven !== undefined,
             window,
             spec.retention !== undefined,
+            pullHarvestParams(spec),
         ),
     });
 }

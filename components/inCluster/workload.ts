@@ -5,8 +5,10 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type { K8sObject, Value } from "../shared/k8sObject";
 import { CLAIM_ANNOTATIONS, persistentClaim } from "../shared/persistentClaim";
+import { pullHistoryDays } from "../upkeep/retention";
 import { gcWindow } from "./gcWindow";
 import { labels, meta, secret } from "./k8sHelpers";
+import { PULL_HISTORY, pullHistoryKept, pullMergeScript } from "./pullHistory";
 import { retentionCountsServed } from "./retentionCounts";
 import { IN_CLUSTER, type InClusterSpec, OVERLAP_FILES } from "./spec";
 import { inClusterGcStepScript, inClusterRetentionScript, inClusterVerifyScript, mavenGcScript } from "./upkeep";
@@ -113,6 +115,7 @@ export function renderConfigMap(spec: InClusterSpec): K8sObject {
                       ),
                   }
                 : {}),
+            ...(pullHistoryKept(spec) ? { [PULL_HISTORY.mergeScript]: pullMergeScript(pullHistoryDays(spec.retention) ?? 0) } : {}),
             ...(spec.garbageCollection.enabled
                 ? { [IN_CLUSTER.verifyScript]: inClusterVerifyScript(spec.namespace, spec.storage.kind) }
                 : {}),

@@ -116,6 +116,8 @@ export interface RetentionScriptSpec extends RegistryApiAccess {
     readonly textfileDir?: string;
     /** The pull history (sh/pull-history.sh) that `keepPulledWithinDays` reads; none when unset. */
     readonly pullHistory?: string;
+    /** A pull history not written within this many seconds is taken for missing (the cluster's copy in the pod); no limit when unset. */
+    readonly pullHistoryMaxAgeSeconds?: number;
 }
 
 /** RULES as the script reads it: "PREFIX KEEP_NEWEST KEEP_DAYS KEEP_PULLED_DAYS" a line, "-" for unset. */
@@ -143,6 +145,7 @@ export function renderRetentionScript(options: RetentionScriptSpec): string {
         MODE: options.retention.mode,
         RULES: retentionRuleLines(options.retention.rules),
         PULL_HISTORY: options.pullHistory ?? "",
+        PULL_HISTORY_MAX_AGE: options.pullHistoryMaxAgeSeconds ?? "",
         PROTECT: [...options.retention.protect],
         ATTACHED_TAG,
         ATTACHMENT_LAYERS: attachmentLayerLines(),

@@ -281,6 +281,27 @@ case "$1 \${2:-}" in
     esac
     mv "$pod/template.env.new" "$pod/template.env" ;;
   "rollout status") ${rollout} || status=$? ;;
+  "get configmap" | "patch configmap") node "$pod/bin/configmap.js" "$@" || status=$? ;;
+  "logs "*)
+    # The container's log as its file holds it (CONTAINER.log in the pod directory), its JSON lines
+    # from --since on (by their "ts"); no container before a restart is kept.
+    shift
+    target="$1"; shift
+    container=""; since=""
+    for arg in "$@"; do
+      case "$arg" in
+        --container=*) container="\${arg#--container=}" ;;
+        --since=*s) since="\${arg#--since=}"; since="\${since%s}" ;;
+        --previous) echo "kubectl stand-in: previous terminated container not found in pod $target" >&2; exit 1 ;;
+        *) echo "kubectl stand-in: not a logs option the jobs use: $arg" >&2; exit 1 ;;
+      esac
+    done
+    [ -f "$pod/$container.log" ] || { echo "kubectl stand-in: no container $container in pod $target" >&2; exit 1; }
+    if [ -n "$since" ]; then
+      awk -v from="$(($(date +%s) - since))" 'match($0, /"ts":[0-9]+/) { if (substr($0, RSTART + 5, RLENGTH - 5) + 0 < from + 0) next } { print }' "$pod/$container.log"
+    else
+      cat "$pod/$container.log"
+    fi ;;
   "get pods") ${getPods} ;;
   "exec "*)
     container=${defaultContainer}
@@ -299,6 +320,47 @@ printf '%s end %s\\n' "$(date +%s.%N)" "$call" >> "$pod/kubectl.times"
 exit "$status"
 `;
 }
+
+/**
+ * The ConfigMaps of the stand-in kubectl (`configmaps/NAME.json` in the pod directory; a test creates one as
+ * the program's up would): \`get configmap NAME -o jsonpath=…\` with templates of plain field paths (\`{.a.b\\.c}\`,
+ * missing fields empty) and text between, and \`patch configmap NAME --type=merge --patch-file=FILE\` (a JSON merge
+ * patch, refused with a conflict when it names another metadata.resourceVersion; each write counts one up).
+ */
+const CONFIGMAP_STAND_IN = `const fs = require("node:fs");
+const args = process.argv.slice(2).filter((a) => !a.startsWith("--namespace"));
+const [verb, , name, ...rest] = args;
+const file = process.env.POD_DIR + "/configmaps/" + name + ".json";
+if (!fs.existsSync(file)) { console.error('Error from server (NotFound): configmaps "' + name + '" not found'); process.exit(1); }
+const object = JSON.parse(fs.readFileSync(file, "utf8"));
+const option = (n) => { const a = rest.find((x) => x.startsWith(n + "=")); if (a) return a.slice(n.length + 1); const i = rest.indexOf(n); return i >= 0 ? rest[i + 1] : undefined; };
+if (verb === "get") {
+  const template = option("-o");
+  if (!template || !template.startsWith("jsonpath=")) { console.error("kubectl stand-in: get configmap without -o jsonpath="); process.exit(1); }
+  const out = template.slice("jsonpath=".length).replace(/\\{([^}]*)\\}/g, (_, p) => {
+    let v = object;
+    for (const key of p.replace(/^\\./, "").split(/(?<!\\\\)\\./)) v = v == null ? undefined : v[key.replace(/\\\\\\./g, ".")];
+    return v == null ? "" : String(v);
+  });
+  process.stdout.write(out);
+} else {
+  if (option("--type") !== "merge") { console.error("kubectl stand-in: patch configmap without --type=merge"); process.exit(1); }
+  const patch = JSON.parse(fs.readFileSync(option("--patch-file"), "utf8"));
+  const version = patch.metadata && patch.metadata.resourceVersion;
+  if (version !== undefined && version !== object.metadata.resourceVersion) {
+    console.error('Error from server (Conflict): Operation cannot be fulfilled on configmaps "' + name + '": the object has been modified');
+    process.exit(1);
+  }
+  const merge = (target, p) => { for (const [k, v] of Object.entries(p)) { if (v === null) delete target[k]; else if (typeof v === "object" && !Array.isArray(v)) { target[k] = merge(typeof target[k] === "object" && target[k] ? target[k] : {}, v); } else target[k] = v; } return target; };
+  const { metadata: _m, ...body } = patch;
+  merge(object, body);
+  object.metadata.resourceVersion = String(Number(object.metadata.resourceVersion) + 1);
+  const total = Object.values(object.data || {}).reduce((n, v) => n + Buffer.byteLength(v), 0) + Object.values(object.binaryData || {}).reduce((n, v) => n + Buffer.from(v, "base64").length, 0);
+  if (total > 1048576) { console.error('The ConfigMap "' + name + '" is invalid: []: Too long: must have at most 1048576 bytes'); process.exit(1); }
+  fs.writeFileSync(file, JSON.stringify(object));
+  console.log("configmap/" + name + " patched");
+}
+`;
 
 /** The template's environment as kubectl set env left it (template.env in `dir`). */
 function readTemplateEnv(dir: string): Record<string, string> {
@@ -377,11 +439,13 @@ export async function startRegistryPodStandIn(
                 'sh "$pod/pod.sh" restart',
                 `case "$call" in
       *--all-namespaces*) cat "$pod/workloads" 2>/dev/null || true ;;
+      *--selector*restartCount*) echo "registry-stand-in 0" ;;
       *) echo "kubectl stand-in: not a call the jobs make: $call" >&2; exit 1 ;;
     esac`,
             ),
             { mode: 0o755 },
         );
+        writeFileSync(path.join(bin, "configmap.js"), CONFIGMAP_STAND_IN);
         const certDir = path.join(podDir, "client-certs");
         mkdirSync(certDir);
         writeFileSync(path.join(certDir, "ca.crt"), stack.ca.caCertPem);

@@ -74,12 +74,6 @@ describe("the retention settings", () => {
             "needs keepNewest, keepDays or keepPulledWithinDays",
         ],
         ["keepPulledWithinDays 0", { rules: [{ prefix: "platform/a/", keepPulledWithinDays: 0 }] }, "rules[0].keepPulledWithinDays", ""],
-        [
-            "keepPulledWithinDays in the cluster, which keeps no pull history",
-            { rules: [{ prefix: "platform/a/", keepNewest: 3, keepPulledWithinDays: 30 }] },
-            "rules[0].keepPulledWithinDays",
-            'registry.mode "in-cluster" keeps none',
-        ],
         ["keepNewest 0", { rules: [{ prefix: "platform/a/", keepNewest: 0 }] }, "rules[0].keepNewest", ""],
         ["keepDays 1.5", { rules: [{ prefix: "platform/a/", keepDays: 1.5 }] }, "rules[0].keepDays", ""],
         [
@@ -118,13 +112,15 @@ describe("the retention settings", () => {
         ).toBe(true);
     });
 
-    it("accept keepPulledWithinDays on the external host, alone or beside the other terms, and refuse it on kind", () => {
+    it("accept keepPulledWithinDays on the external host and in the cluster, alone or beside the other terms, and refuse it on kind", () => {
         const rules = [
             { prefix: "platform/a/", keepPulledWithinDays: 30 },
             { prefix: "platform/", keepNewest: 10, keepPulledWithinDays: 60 },
         ];
-        expect(configProblems(config({ rules }, { mode: "external-host" })).filter((p) => p.includes("retention"))).toEqual([]);
-        expect(retentionOf(config({ rules }, { mode: "external-host" })).rules).toEqual(rules);
+        for (const mode of ["external-host", "in-cluster"]) {
+            expect(configProblems(config({ rules }, { mode })).filter((p) => p.includes("retention"))).toEqual([]);
+            expect(retentionOf(config({ rules }, { mode })).rules).toEqual(rules);
+        }
         const onKind = configProblems(config({ rules }, { mode: "kind" }));
         expect(onKind.filter((p) => p.includes('registry.mode "kind" keeps none')).map((p) => p.split(":")[1])).toEqual([
             "registry.maintenance.retention.rules[0].keepPulledWithinDays",

@@ -8,15 +8,22 @@
 # retention inside its window; when the pods cannot be listed, the step runs without retention and
 # the job fails at the end.
 : "${NAMESPACE:?}" "${DEPLOYMENT:?}" "${GC_STEP_SCRIPT:?}" "${MAVEN_CONTAINER:?}" "${MAVEN_GC_SCRIPT?}" "${VERIFY_SCRIPT:?}" "${RETENTION:?}"
+: "${PULLS_CONFIGMAP?}" "${REGISTRY_PODS:?}" "${FRONT_CONTAINER:?}" "${PULL_MERGE_SCRIPT?}" "${LOCAL_PULL_HISTORY?}" "${HARVEST_MARGIN_SECONDS:?}"
 set -eu
 # shellcheck source=./workloads.sh
 . "$(dirname "$0")/workloads.sh"
+# shellcheck source=./pull-harvest.sh
+. "$(dirname "$0")/pull-harvest.sh"
 # in_pod CONTAINER COMMAND...: runs COMMAND in a container of the registry's pod.
 in_pod() {
     in_container=$1
     shift
     kubectl --namespace "$NAMESPACE" exec "deployment/$DEPLOYMENT" --container="$in_container" -- "$@"
 }
+# With PULLS_CONFIGMAP, the pull history first (pull-harvest.sh), so that retention sees the pulls up to now.
+if [ "$RETENTION" = true ] && [ -n "$PULLS_CONFIGMAP" ]; then
+    harvest_pulls || echo "the pull history could not be brought up to date: tag retention keeps every tag it cannot show unpulled this time" >&2
+fi
 retention_failed=''
 workloads=$(mktemp)
 trap 'rm -f "$workloads"' EXIT

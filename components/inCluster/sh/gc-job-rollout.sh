@@ -15,11 +15,14 @@
 # skipped retention does not stop the collection; the job fails at the end.
 : "${NAMESPACE:?}" "${DEPLOYMENT:?}" "${POD_SELECTOR:?}" "${READ_ONLY_ENV:?}" "${DELETE_UNTAGGED:?}" "${CONFIG_DIR:?}"
 : "${MAVEN_CONTAINER:?}" "${MAVEN_GC_SCRIPT?}" "${VERIFY_SCRIPT:?}" "${RETENTION:?}" "${RETENTION_SCRIPT?}"
+: "${PULLS_CONFIGMAP?}" "${REGISTRY_PODS:?}" "${FRONT_CONTAINER:?}" "${PULL_MERGE_SCRIPT?}" "${LOCAL_PULL_HISTORY?}" "${HARVEST_MARGIN_SECONDS:?}"
 set -eu
 # shellcheck source=../../upkeep/sh/collect.sh
 . "$(dirname "$0")/../../upkeep/sh/collect.sh"
 # shellcheck source=./workloads.sh
 . "$(dirname "$0")/workloads.sh"
+# shellcheck source=./pull-harvest.sh
+. "$(dirname "$0")/pull-harvest.sh"
 # in_pod CONTAINER COMMAND...: runs COMMAND in a container of the registry's pod.
 in_pod() {
     in_container=$1
@@ -46,6 +49,10 @@ wait_for_terminated() {
         sleep 1
     done
 }
+# With PULLS_CONFIGMAP, the pull history first (pull-harvest.sh), so that retention sees the pulls up to now.
+if [ "$RETENTION" = true ] && [ -n "$PULLS_CONFIGMAP" ]; then
+    harvest_pulls || echo "the pull history could not be brought up to date: tag retention keeps every tag it cannot show unpulled this time" >&2
+fi
 retention_failed=''
 if [ "$RETENTION" = true ]; then
     workloads=$(mktemp)

@@ -27,7 +27,8 @@
 # candidate. Pulls come from the file PULL_HISTORY (components/upkeep/sh/pull-history.sh: "since SECONDS",
 # then "REPO REFERENCE SECONDS" lines); while it does not reach KEEP_PULLED_DAYS back (it is missing, or
 # pulls are recorded for a shorter time), a tag it does not show pulled is kept, and the report says
-# why. MODE "dry-run" prints the candidates; "apply" removes them through Distribution's API (with
+# why. With PULL_HISTORY_MAX_AGE (seconds; empty: none), a history file not written within that time is
+# taken for missing (the cluster's copy, which its harvest rewrites before each run). MODE "dry-run" prints the candidates; "apply" removes them through Distribution's API (with
 # delete enabled): the manifest by digest when every tag on it goes, the tag alone when something kept
 # still names its manifest (Distribution 3; Distribution 2.8 cannot remove a tag alone, so that tag is
 # kept and the reason told).
@@ -52,7 +53,7 @@
 # stays when removing its subject fails. Removing a referrers index also removes the artifacts it lists
 # that nothing kept names, so that the collector frees them.
 : "${REGISTRY_URL:?}" "${HTTP_CLIENT:?}" "${UNIX_SOCKET?}" "${REGISTRY_LOGS:?}"
-: "${MODE:?}" "${RULES:?}" "${PULL_HISTORY?}" "${PROTECT?}" "${ATTACHED_TAG:?}" "${ATTACHMENT_LAYERS:?}" "${IMAGE_CONFIG_TYPES:?}" "${IMAGE_LAYER_TYPES:?}" "${STORAGE_ROOT?}"
+: "${MODE:?}" "${RULES:?}" "${PULL_HISTORY?}" "${PULL_HISTORY_MAX_AGE?}" "${PROTECT?}" "${ATTACHED_TAG:?}" "${ATTACHMENT_LAYERS:?}" "${IMAGE_CONFIG_TYPES:?}" "${IMAGE_LAYER_TYPES:?}" "${STORAGE_ROOT?}"
 : "${TEXTFILE_DIR?}" "${TEXTFILE_NAME:?}" "${REMOVED_METRIC:?}" "${CANDIDATES_METRIC:?}" "${KEPT_METRIC:?}" "${LAST_RUN_METRIC:?}"
 set -eu
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -145,7 +146,11 @@ fraction_of() {
 # The pull history: "REPO REFERENCE SECONDS" lines in $tmp/pulls, and since when it records pulls (empty: no history).
 : >"$tmp/pulls"
 pulls_since=''
-if [ -n "$PULL_HISTORY" ] && [ -f "${DSO_ROOT:-}$PULL_HISTORY" ]; then
+history_written=$(stat -c %Y "${DSO_ROOT:-}$PULL_HISTORY" 2>/dev/null || echo 0)
+if [ -n "$PULL_HISTORY" ] && [ -f "${DSO_ROOT:-}$PULL_HISTORY" ] && [ -n "$PULL_HISTORY_MAX_AGE" ] &&
+    [ $((now - history_written)) -gt "$PULL_HISTORY_MAX_AGE" ]; then
+    say "the pull history was written $(((now - history_written) / 60)) minutes ago, not in the last $((PULL_HISTORY_MAX_AGE / 60)): not read; a tag it would have to show pulled is kept"
+elif [ -n "$PULL_HISTORY" ] && [ -f "${DSO_ROOT:-}$PULL_HISTORY" ]; then
     pulls_since=$(sed -n 's/^since \([0-9][0-9]*\)$/\1/p' "${DSO_ROOT:-}$PULL_HISTORY" | head -n 1)
     awk 'NF == 3 && $1 != "since" && $3 ~ /^[0-9]+$/' "${DSO_ROOT:-}$PULL_HISTORY" >"$tmp/pulls"
 fi
