@@ -9,12 +9,14 @@ import {
     at,
     changeAt,
     DATA,
+    type Finding,
     is,
     MEASURED,
     MEASURED_SECONDS,
     may,
     metadataName,
     type Rule,
+    scriptParameters,
     type Target,
     UNMEASURED_OUTAGE,
 } from "../consequences/previewConsequences";
@@ -22,9 +24,12 @@ import { CLUSTER_MIRROR_PREFIX } from "../mirrors/mirrorManifests";
 import { UI_WORKLOAD } from "../registryUi/kubernetes";
 import { CERTIFICATE_PROBE } from "./certificateProbe";
 import { IN_CLUSTER_REGISTRY_TYPE } from "./inClusterRegistry";
+import { PULL_HISTORY } from "./pullHistory";
+import { IN_CLUSTER } from "./spec";
 
 const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
 const CLAIM = "kubernetes:core/v1:PersistentVolumeClaim";
+const CONFIG_MAP = "kubernetes:core/v1:ConfigMap";
 
 /** The resources the in-cluster registry's rules read. */
 export const IN_CLUSTER_TARGETS = {
@@ -41,6 +46,8 @@ export const IN_CLUSTER_TARGETS = {
     },
     clusterUi: { types: [DEPLOYMENT], parentType: IN_CLUSTER_REGISTRY_TYPE, named: (r) => r.objectName === UI_WORKLOAD.name },
     cacheClaim: { types: [CLAIM], named: (r) => r.objectName.startsWith(CLUSTER_MIRROR_PREFIX) },
+    /** ConfigMap registry-config: its retention.sh holds tag retention's rules (its RULES parameter). */
+    clusterConfig: { types: [CONFIG_MAP], parentType: IN_CLUSTER_REGISTRY_TYPE, named: (r) => r.objectName === IN_CLUSTER.configMap },
 } as const satisfies Record<string, Target>;
 
 /** The in-cluster registry's workloads. */
@@ -207,5 +214,58 @@ const claims: Rule = (c) => {
     return [];
 };
 
+/** `keepPulledWithinDays` of each rule of the retention script in a ConfigMap registry-config's data ("PREFIX NEWEST DAYS PULLED_DAYS" a line). */
+function clusterPulledDays(configMap: unknown): Map<string, number | undefined> {
+    const script = (at(configMap, "data") as Record<string, unknown> | undefined)?.[IN_CLUSTER.retentionScript];
+    const rules = new Map<string, number | undefined>();
+    for (const line of (scriptParameters(script).RULES ?? "").split("\n")) {
+        const [prefix, , , pulled] = line.split(" ");
+        if (prefix) rules.set(prefix, pulled === undefined || pulled === "-" ? undefined : Number(pulled));
+    }
+    return rules;
+}
+
+/**
+ * Tag retention by last pull in the cluster: a rule's `keepPulledWithinDays` shortened or removed lets the next
+ * collection (in "apply") remove old tags that only recent pulls kept; the last one removed deletes the harvest
+ * (CronJob registry-pulls) and the history it kept (ConfigMap registry-pull-history); one added keeps more, once
+ * the history reaches that far back.
+ */
+const clusterRetention: Rule = (c) => {
+    if (!is(c, IN_CLUSTER_TARGETS.clusterConfig) || c.op === "delete") return [];
+    const olds = c.op === "create" ? new Map<string, number | undefined>() : clusterPulledDays(c.olds);
+    const news = clusterPulledDays(c.news);
+    const script = (at(c.news, "data") as Record<string, unknown> | undefined)?.[IN_CLUSTER.retentionScript];
+    const applies = scriptParameters(script).MODE === "apply";
+    const findings: Finding[] = [];
+    for (const [prefix, before] of olds) {
+        const after = news.get(prefix);
+        if (before === undefined || (after !== undefined && after >= before)) continue;
+        const now =
+            after === undefined ? "no longer keeps tags for being pulled" : `keeps tags pulled within ${after} days instead of ${before}`;
+        findings.push({
+            kind: "data",
+            text: `tag retention: "${prefix}" ${now}: the next garbage collection ${applies ? "removes" : "lists (dry-run)"} the old tags only pulls kept, and pulls of them fail from then on (docs/deletes-and-gc.md, Retention by last pull)`,
+            ...(applies ? { disrupts: DATA } : {}),
+        });
+    }
+    const keptBefore = [...olds.values()].some((d) => d !== undefined);
+    const keptAfter = [...news.values()].some((d) => d !== undefined);
+    if (keptBefore && !keptAfter) {
+        findings.push({
+            kind: "other",
+            text: `no retention rule keeps tags for being pulled any more: CronJob ${PULL_HISTORY.jobName} and ConfigMap ${PULL_HISTORY.configMap} are deleted, with the pulls recorded; a rule that keeps them again starts a new history`,
+        });
+    }
+    for (const [prefix, after] of news) {
+        if (after === undefined || olds.get(prefix) !== undefined) continue;
+        findings.push({
+            kind: "other",
+            text: `tag retention: "${prefix}" keeps tags pulled within ${after} days, from the fronts' logs that CronJob ${PULL_HISTORY.jobName} harvests every 15 minutes into ConfigMap ${PULL_HISTORY.configMap}; until its pull history reaches ${after} days back, a tag it does not show pulled is kept`,
+        });
+    }
+    return findings;
+};
+
 /** The in-cluster registry's rules, in the order the summary applies them. */
-export const IN_CLUSTER_RULES: readonly Rule[] = [inClusterWorkload, exposure, networkPolicy, claims];
+export const IN_CLUSTER_RULES: readonly Rule[] = [inClusterWorkload, exposure, networkPolicy, claims, clusterRetention];

@@ -282,6 +282,26 @@ const retentionScriptUpdate = (before: Record<string, string>, after: Record<str
     });
 };
 
+/** ConfigMap registry-config replaced in the cluster, its retention.sh from one MODE and RULES to another. */
+const clusterRetentionUpdate = (before: Record<string, string>, after: Record<string, string>) => {
+    const data = (params: Record<string, string>) => ({
+        metadata: { name: "registry-config", namespace: "dso" },
+        data: {
+            Caddyfile: ":5000 {}",
+            "retention.sh": ["#!/bin/sh", "# a script", ...Object.entries(params).map(([k, v]) => `${k}=${shQuote(v)}`), "set -eu"].join(
+                "\n",
+            ),
+        },
+    });
+    return step({
+        op: "update",
+        chain: [IN_CLUSTER, "kubernetes:core/v1:ConfigMap"],
+        name: "registry-configmap-registry-config",
+        olds: data(before),
+        news: data(after),
+    });
+};
+
 /** What a case must yield: each consequence's kind and a phrase of its text, in the summary's order. */
 type Expected = readonly (readonly [ConsequenceKind, string])[];
 
@@ -370,6 +390,34 @@ const CASES: readonly (readonly [string, readonly PreviewStep[], Expected])[] = 
         "retention by last pull added: it keeps more, once the pull history reaches back",
         [retentionScriptUpdate({ MODE: "apply", RULES: "ci/ 10 -" }, { MODE: "apply", RULES: "ci/ 10 - 30" })],
         [["other", 'tag retention: "ci/" keeps tags pulled within 30 days']],
+    ],
+    [
+        "in the cluster, retention by last pull shortened in apply: the next collection removes the tags only pulls kept",
+        [
+            clusterRetentionUpdate(
+                { MODE: "apply", RULES: "ci/ 10 - 30\nlib/ 3 - 30" },
+                { MODE: "apply", RULES: "ci/ 10 - 14\nlib/ 3 - 30" },
+            ),
+        ],
+        [["data", 'tag retention: "ci/" keeps tags pulled within 14 days instead of 30: the next garbage collection removes']],
+    ],
+    [
+        "in the cluster, the last keepPulledWithinDays removed: the harvest and its history go",
+        [clusterRetentionUpdate({ MODE: "dry-run", RULES: "ci/ 10 - 30" }, { MODE: "dry-run", RULES: "ci/ 10 - -" })],
+        [
+            ["data", 'tag retention: "ci/" no longer keeps tags for being pulled: the next garbage collection lists (dry-run)'],
+            ["other", "CronJob registry-pulls and ConfigMap registry-pull-history are deleted, with the pulls recorded"],
+        ],
+    ],
+    [
+        "in the cluster, retention by last pull added: the harvest CronJob and its ConfigMap",
+        [clusterRetentionUpdate({ MODE: "apply", RULES: "ci/ 10 - -" }, { MODE: "apply", RULES: "ci/ 10 - 30" })],
+        [
+            [
+                "other",
+                'tag retention: "ci/" keeps tags pulled within 30 days, from the fronts\' logs that CronJob registry-pulls harvests every 15 minutes into ConfigMap registry-pull-history',
+            ],
+        ],
     ],
     [
         "retention's rules change, keepPulledWithinDays as it was: nothing to tell",

@@ -16,6 +16,7 @@ import { DEFAULT_PROTECTED_TAGS } from "../../components/config/schema/registry"
 import { tagPatternProblem } from "../../components/config/schema/values";
 import { defaultHostLayout, gcScript as hostGcScript, statusScript } from "../../components/externalHost/scripts";
 import { renderInClusterObjects } from "../../components/inCluster/manifests";
+import { inClusterObjectPlan } from "../../components/inCluster/objectPlan";
 import { IN_CLUSTER, type InClusterSpec } from "../../components/inCluster/spec";
 import { gcScript, inClusterGcStepScript, renderGcRbac } from "../../components/inCluster/upkeep";
 import { renderConfigMap } from "../../components/inCluster/workload";
@@ -334,6 +335,45 @@ describe("in the cluster", () => {
         expect(configMap).toContain("retention.sh:");
         expect(configMap).toContain("docker-internal/p2c/team-a/ 5 -");
     }, 60_000);
+
+    it("with keepPulledWithinDays the local stack synthesizes the harvest: its CronJob, the empty ConfigMap, a Role for that one ConfigMap", async () => {
+        const stack = readStackConfig(path.join(__dirname, "../.."), "local");
+        const registry = JSON.parse(stack.config["dso-registry:registry"] as string);
+        registry.maintenance = {
+            garbageCollection: { enabled: true },
+            retention: { rules: [{ prefix: "docker-internal/p2c/team-a/", keepNewest: 5, keepPulledWithinDays: 30 }] },
+        };
+        const { files } = await synthesizeConfig("retention-local-pulls", {
+            ...stack,
+            config: { ...stack.config, "dso-registry:registry": JSON.stringify(registry) },
+        });
+        expect(files.get("k8s/dso/CronJob-registry-pulls.yaml")).toContain("*/15 * * * *");
+        const history = files.get("k8s/dso/ConfigMap-registry-pull-history.yaml") ?? "";
+        expect(history).toContain("name: registry-pull-history");
+        expect(history).not.toMatch(/^(data|binaryData):/m);
+        const role = files.get("k8s/dso/Role-registry-pull-history.yaml") ?? "";
+        expect(role).toMatch(/resourceNames:\n\s*- registry-pull-history/);
+        expect(role).toContain("- patch");
+        expect(role).not.toMatch(/- (update|create|delete)$/m);
+        const binding = files.get("k8s/dso/RoleBinding-registry-pull-history.yaml") ?? "";
+        expect(binding).toContain("name: registry-pulls");
+        expect(binding).toContain("name: registry-gc");
+        const config = files.get("k8s/dso/ConfigMap-registry-config.yaml") ?? "";
+        expect(config).toContain("pull-merge.sh:");
+        expect(config).toContain("PULL_HISTORY='/tmp/pull-history'");
+        expect(files.get("k8s/dso/CronJob-registry-gc.yaml")).toContain("PULLS_CONFIGMAP='registry-pull-history'");
+    }, 60_000);
+
+    it("without keepPulledWithinDays no harvest, and the GC job harvests nothing; with it the program never writes the history back", () => {
+        const objects = renderInClusterObjects(spec(RETENTION));
+        expect(objects.filter((o) => o.metadata.name.startsWith("registry-pull"))).toEqual([]);
+        expect(gcScript("dso", false, false, "marker", true)).toContain("PULLS_CONFIGMAP=''");
+        const pulled = { ...RETENTION, rules: [...RETENTION.rules, { prefix: "lib/", keepPulledWithinDays: 14 }] };
+        const planned = inClusterObjectPlan("registry", renderInClusterObjects(spec(pulled)));
+        const history = planned.find((o) => o.object.kind === "ConfigMap" && o.object.metadata.name === "registry-pull-history");
+        expect(history?.ignoreChanges).toEqual(["data", "binaryData"]);
+        expect(planned.find((o) => o.object.metadata.name === IN_CLUSTER.configMap)?.ignoreChanges).toBeUndefined();
+    });
 
     it("every object rendered with retention has a resource type to be created with", () => {
         const objects = renderInClusterObjects(spec(RETENTION));
