@@ -237,10 +237,14 @@ const upkeep = (registry: Record<string, any>, prefix: string, backupDestination
     },
 });
 
-/** The local stack with upkeep on and the CA copied by trust-manager: the in-cluster objects only such a stack has. */
+/** The local stack with upkeep on (retention by last pull's harvest too) and the CA copied by trust-manager: the in-cluster objects only such a stack has. */
 function localWithUpkeep(): StackFileConfig {
     const prefix = JSON.parse(readStackConfig(ROOT, "local").config[`${PROJECT}:containerRegistry`]!).pathPrefix;
-    const registry = withBlock("local", "registry", (r) => upkeep(r, `${prefix}/`, { kind: "volume", size: "100Gi" }));
+    const registry = withBlock("local", "registry", (r) => {
+        const withUpkeep = upkeep(r, `${prefix}/`, { kind: "volume", size: "100Gi" });
+        const retention = { rules: [{ prefix: `${prefix}/`, keepNewest: 5, keepPulledWithinDays: 30 }] };
+        return { ...withUpkeep, maintenance: { ...withUpkeep.maintenance, retention } };
+    });
     // The CA's copies through trust-manager: its Bundle.
     return { ...registry, config: { ...registry.config, [`${PROJECT}:caConfigMap`]: JSON.stringify({ delivery: "trust-manager" }) } };
 }
