@@ -16,6 +16,7 @@ import { IN_CLUSTER_BACKUP } from "./backup";
 import { CERTIFICATE_PROBE, renderCertificateProbe } from "./certificateProbe";
 import { DISK_FIGURES, diskFiguresServed } from "./diskGuard";
 import { meta, selector } from "./k8sHelpers";
+import { PULL_HISTORY, pullHistoryKept } from "./pullHistory";
 import { RETENTION_COUNTS, retentionCountsServed } from "./retentionCounts";
 import { IN_CLUSTER, type InClusterSpec } from "./spec";
 
@@ -72,6 +73,7 @@ export function renderMonitoringObjects(spec: InClusterSpec): K8sObject[] {
             dataClaim: IN_CLUSTER.dataClaim,
             ...(spec.maven ? { mavenClaim: IN_CLUSTER.mavenClaim } : {}),
             ...(spec.garbageCollection.enabled ? { gcCronJob: IN_CLUSTER.gcName } : {}),
+            ...(pullHistoryKept(spec) ? { pullsCronJob: PULL_HISTORY.jobName } : {}),
             ...(spec.backup ? { backupCronJob: IN_CLUSTER_BACKUP.name } : {}),
             cacheClaims: m.cacheClaims,
             certificateProbe: CERTIFICATE_PROBE.name,

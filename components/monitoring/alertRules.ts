@@ -36,6 +36,8 @@ export type RulesPlacement =
           /** The Maven repository's PVC, when the pod serves Maven. */
           readonly mavenClaim?: string;
           readonly gcCronJob?: string;
+          /** The pull history's harvest (retention by last pull), part of the collection's upkeep. */
+          readonly pullsCronJob?: string;
           readonly backupCronJob?: string;
           /** The mirrors' PVCs (their size is their limit). */
           readonly cacheClaims: readonly string[];
@@ -492,12 +494,14 @@ function jobRules(p: RulesPlacement, rule: RuleMaker): AlertRule[] {
         rules.push(
             rule(
                 "DsoRegistryGarbageCollectionFailed",
-                `kube_job_status_failed{${ns},job_name=~"${p.gcCronJob}-.*"} > 0`,
+                `kube_job_status_failed{${ns},job_name=~"${p.pullsCronJob ? `(${p.gcCronJob}|${p.pullsCronJob})` : p.gcCronJob}-.*"} > 0`,
                 undefined,
                 "warning",
                 RUNBOOK_ANCHORS.gc,
                 "A garbage-collection job failed",
-                "A garbage-collection Job of the registry failed (the collection or the verify after it).",
+                p.pullsCronJob
+                    ? "A garbage-collection Job of the registry failed (the collection or the verify after it), or a harvest of the pull history that retention reads."
+                    : "A garbage-collection Job of the registry failed (the collection or the verify after it).",
             ),
         );
     }

@@ -48,6 +48,22 @@ describe("alert rules", () => {
         expect(cluster.filter((a) => !host.includes(a))).toEqual([]);
     });
 
+    it("counts a failed harvest of the pull history as a failed collection job, only where the stack runs one", () => {
+        // Prometheus anchors a label regex at both ends.
+        const jobsMatched = (placement: typeof CLUSTER_PLACEMENT) => {
+            const rule = alertRules({ placement, runbookBaseUrl: "x" }).find((r) => r.alert === "DsoRegistryGarbageCollectionFailed");
+            const pattern = /job_name=~"([^"]+)"/.exec(rule?.expr ?? "")?.[1];
+            if (pattern === undefined) throw new Error("no job_name regex in the collection's alert");
+            const re = new RegExp(`^(?:${pattern})$`);
+            return ["registry-gc-29012345", "registry-pulls-29012345", "registry-backup-29012345"].filter((j) => re.test(j));
+        };
+        expect(jobsMatched({ ...CLUSTER_PLACEMENT, pullsCronJob: "registry-pulls" })).toEqual([
+            "registry-gc-29012345",
+            "registry-pulls-29012345",
+        ]);
+        expect(jobsMatched(CLUSTER_PLACEMENT)).toEqual(["registry-gc-29012345"]);
+    });
+
     it("leaves out the backup and cache alerts where nothing is backed up or cached", () => {
         const alerts = alertRules({ placement: { kind: "external-host", backup: false, caches: false }, runbookBaseUrl: "x" }).map(
             (r) => r.alert,
