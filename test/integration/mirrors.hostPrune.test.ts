@@ -134,10 +134,20 @@ function upstreamBlobFetches(): number {
 }
 
 /** A pull by the engine with nothing of the image on it. */
-function freshPull(): { code: number; output: string } {
-    engine.docker(["rmi", imageRef]);
-    const r = engine.docker(["pull", imageRef]);
-    return { code: r.code, output: `${r.stdout}\n${r.stderr}` };
+/**
+ * The image pulled anew through the front. A cache the prune has just started again answers only once its
+ * start script has found the upstream and started Distribution; until then the front answers 502 (nodes use
+ * the upstream meanwhile, docs/mirrors.md), so a 502 is tried again for up to 30 s.
+ */
+async function freshPull(): Promise<{ code: number; output: string }> {
+    const until = Date.now() + 30_000;
+    for (;;) {
+        engine.docker(["rmi", imageRef]);
+        const r = engine.docker(["pull", imageRef]);
+        const output = `${r.stdout}\n${r.stderr}`;
+        if (r.code === 0 || !output.includes("502 Bad Gateway") || Date.now() > until) return { code: r.code, output };
+        await new Promise((resolve) => setTimeout(resolve, 500));
+    }
 }
 
 /** Every file under the registry's own data directory with its content, to compare before and after. */
@@ -230,7 +240,7 @@ describe("the external host's pull-through cache and its prune job, over SSH aga
             await new Promise((r) => setTimeout(r, 100));
         }
         const before = upstreamBlobFetches();
-        const pulled = freshPull();
+        const pulled = await freshPull();
         expect(pulled.code, pulled.output).toBe(0);
         expect(upstreamBlobFetches()).toBeGreaterThan(before);
         expect((await waitForCachedBlobs(2)).length).toBeGreaterThanOrEqual(2);
@@ -263,7 +273,7 @@ describe("the external host's pull-through cache and its prune job, over SSH aga
         expect(containerState().running).toBe(true);
 
         const before = upstreamBlobFetches();
-        const pulled = freshPull();
+        const pulled = await freshPull();
         expect(pulled.code, pulled.output).toBe(0);
         expect(upstreamBlobFetches()).toBeGreaterThan(before);
         expect((await waitForCachedBlobs(2)).length).toBeGreaterThanOrEqual(2);
@@ -281,7 +291,7 @@ describe("the external host's pull-through cache and its prune job, over SSH aga
         expect(containerState().running).toBe(true);
 
         const before = upstreamBlobFetches();
-        const pulled = freshPull();
+        const pulled = await freshPull();
         expect(pulled.code, pulled.output).toBe(0);
         expect(upstreamBlobFetches()).toBeGreaterThan(before);
         const again = await waitForCachedBlobs(blobs.length);
@@ -315,7 +325,7 @@ describe("the external host's pull-through cache and its prune job, over SSH aga
                 expect(cachedBlobFiles(), what).toEqual(blobs);
             }
             // It still serves what it holds to the nodes.
-            const pulled = freshPull();
+            const pulled = await freshPull();
             expect(pulled.code, pulled.output).toBe(0);
         } finally {
             await host.startUpstream();
@@ -336,7 +346,7 @@ describe("the external host's pull-through cache and its prune job, over SSH aga
                 await new Promise((r) => setTimeout(r, 100));
             }
             expect(said(`${upstreamUrl()} does not answer: serving what this cache holds, read-only`)).toBeGreaterThan(0);
-            const pulled = freshPull();
+            const pulled = await freshPull();
             expect(pulled.code, pulled.output).toBe(0);
             // Read-only: Distribution itself refuses a write (the front refuses them before it anyway).
             const write = socketRequestAs(ns, CADDY_USER, socket, `http://localhost/v2/${REPOSITORY}/blobs/uploads/`, ["-X", "POST"]);
