@@ -297,3 +297,13 @@ export function containerChange(c: Change): How {
     if (c.op !== "update") return "yes";
     return either(paramChange(c, /FINGERPRINT$|IMAGE$|_FILES$|^MIRRORS$/), changeAt(c, "stdin"));
 }
+
+/** `keepPulledWithinDays` of each rule of a rendered retention script (its RULES: "PREFIX NEWEST DAYS PULLED_DAYS" a line). */
+export function retentionPulledDays(script: unknown): Map<string, number | undefined> {
+    const rules = new Map<string, number | undefined>();
+    for (const line of (scriptParameters(script).RULES ?? "").split("\n")) {
+        const [prefix, , , pulled] = line.split(" ");
+        if (prefix) rules.set(prefix, pulled === undefined || pulled === "-" ? undefined : Number(pulled));
+    }
+    return rules;
+}

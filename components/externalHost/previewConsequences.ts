@@ -17,6 +17,7 @@ import {
     may,
     paramChange,
     type Rule,
+    retentionPulledDays,
     scriptParameters,
     type Target,
     UNKNOWN,
@@ -195,16 +196,6 @@ const hostData: Rule = (c) => {
     return [];
 };
 
-/** `keepPulledWithinDays` of each rule in a retention script's RULES ("PREFIX NEWEST DAYS PULLED_DAYS" a line). */
-function pulledDays(command: unknown): Map<string, number | undefined> {
-    const rules = new Map<string, number | undefined>();
-    for (const line of (scriptParameters(command).RULES ?? "").split("\n")) {
-        const [prefix, , , pulled] = line.split(" ");
-        if (prefix) rules.set(prefix, pulled === undefined || pulled === "-" ? undefined : Number(pulled));
-    }
-    return rules;
-}
-
 /**
  * Tag retention by last pull on the external host: a rule's `keepPulledWithinDays` shortened or removed lets
  * the next collection (in "apply") remove old tags that only recent pulls kept, and the clusters that pull
@@ -213,8 +204,8 @@ function pulledDays(command: unknown): Map<string, number | undefined> {
 const hostRetention: Rule = (c) => {
     if (!is(c, EXTERNAL_HOST_TARGETS.hostRetention) || c.op === "delete") return [];
     if (changeAt(c, "stdin") === "no") return [];
-    const olds = c.op === "create" ? new Map<string, number | undefined>() : pulledDays(c.olds.stdin);
-    const news = pulledDays(c.news.stdin);
+    const olds = c.op === "create" ? new Map<string, number | undefined>() : retentionPulledDays(c.olds.stdin);
+    const news = retentionPulledDays(c.news.stdin);
     const applies = scriptParameters(c.news.stdin).MODE === "apply";
     const findings: Finding[] = [];
     for (const [prefix, before] of olds) {

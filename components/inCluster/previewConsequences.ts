@@ -16,6 +16,7 @@ import {
     may,
     metadataName,
     type Rule,
+    retentionPulledDays,
     scriptParameters,
     type Target,
     UNMEASURED_OUTAGE,
@@ -214,16 +215,9 @@ const claims: Rule = (c) => {
     return [];
 };
 
-/** `keepPulledWithinDays` of each rule of the retention script in a ConfigMap registry-config's data ("PREFIX NEWEST DAYS PULLED_DAYS" a line). */
-function clusterPulledDays(configMap: unknown): Map<string, number | undefined> {
-    const script = (at(configMap, "data") as Record<string, unknown> | undefined)?.[IN_CLUSTER.retentionScript];
-    const rules = new Map<string, number | undefined>();
-    for (const line of (scriptParameters(script).RULES ?? "").split("\n")) {
-        const [prefix, , , pulled] = line.split(" ");
-        if (prefix) rules.set(prefix, pulled === undefined || pulled === "-" ? undefined : Number(pulled));
-    }
-    return rules;
-}
+/** `keepPulledWithinDays` of each rule of the retention script in a ConfigMap registry-config's data. */
+const clusterPulledDays = (configMap: unknown) =>
+    retentionPulledDays((at(configMap, "data") as Record<string, unknown> | undefined)?.[IN_CLUSTER.retentionScript]);
 
 /**
  * Tag retention by last pull in the cluster: a rule's `keepPulledWithinDays` shortened or removed lets the next
