@@ -45,10 +45,9 @@ import { startupProbe } from "../shared/probes";
 import { renderShellScript } from "../shared/shellScript";
 import { BACKUP_WARM_TAG, resticRepository, SNAPSHOT_PARAMS } from "../upkeep/backup";
 import { FRONT_WINDOW_PARAMS } from "../upkeep/frontWindow";
-import { kubectlCronJob, labels, meta, restrictedContainer, restrictedPod, secret } from "./k8sHelpers";
+import { kubectlCronJob, labels, meta, renderUpkeepRbac, restrictedContainer, restrictedPod, secret } from "./k8sHelpers";
 import { READ_ONLY_SIGNAL, signalMount } from "./readOnlySignal";
 import { IN_CLUSTER, type InClusterBackup, type InClusterBackupDestination, type InClusterSpec } from "./spec";
-import { renderUpkeepRbac } from "./upkeep";
 
 /** Names and paths of the in-cluster backup, shared by the renderers, the docs and the tests. */
 export const IN_CLUSTER_BACKUP = {

@@ -145,3 +145,43 @@ export function kubectlCronJob(job: {
         },
     } satisfies k8s.types.input.batch.v1.CronJob;
 }
+
+/**
+ * An upkeep job's account: read the registry Deployment and exec into its pods; patch it too only
+ * for a job that switches it (GC's `kubectl set env` when the pods may overlap; the marker windows need no patch).
+ */
+export function renderUpkeepRbac(spec: InClusterSpec, name: string, component: string, patchesDeployment: boolean): K8sObject[] {
+    const m = meta(name, spec.namespace, component);
+    return [
+        {
+            apiVersion: "v1",
+            kind: "ServiceAccount",
+            metadata: m,
+            automountServiceAccountToken: false,
+        } satisfies k8s.types.input.core.v1.ServiceAccount,
+        {
+            apiVersion: "rbac.authorization.k8s.io/v1",
+            kind: "Role",
+            metadata: m,
+            rules: [
+                {
+                    apiGroups: ["apps"],
+                    resources: ["deployments"],
+                    resourceNames: [IN_CLUSTER.name],
+                    verbs: ["get", "list", "watch", ...(patchesDeployment ? ["patch"] : [])],
+                },
+                // `kubectl exec deployment/…` and `rollout status` find the pods through their ReplicaSets.
+                { apiGroups: ["apps"], resources: ["replicasets"], verbs: ["get", "list", "watch"] },
+                { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] },
+                { apiGroups: [""], resources: ["pods/exec"], verbs: ["create"] },
+            ],
+        } satisfies k8s.types.input.rbac.v1.Role,
+        {
+            apiVersion: "rbac.authorization.k8s.io/v1",
+            kind: "RoleBinding",
+            metadata: m,
+            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
+            subjects: [{ kind: "ServiceAccount", name, namespace: spec.namespace }],
+        } satisfies k8s.types.input.rbac.v1.RoleBinding,
+    ];
+}

@@ -13,7 +13,7 @@ import type * as k8s from "@pulumi/kubernetes";
 import type { K8sObject } from "../shared/k8sObject";
 import { renderShellScript } from "../shared/shellScript";
 import { pullHistoryDays, type Retention } from "../upkeep/retention";
-import { kubectlCronJob, meta, selector } from "./k8sHelpers";
+import { kubectlCronJob, meta, renderUpkeepRbac, selector } from "./k8sHelpers";
 import { IN_CLUSTER, type InClusterSpec } from "./spec";
 
 export const PULL_HISTORY = {
@@ -85,31 +85,8 @@ export function renderPullHistoryObjects(spec: InClusterSpec): K8sObject[] {
             kind: "ConfigMap",
             metadata: meta(PULL_HISTORY.configMap, spec.namespace, PULL_HISTORY.component),
         } satisfies k8s.types.input.core.v1.ConfigMap,
-        {
-            apiVersion: "v1",
-            kind: "ServiceAccount",
-            metadata: m,
-            automountServiceAccountToken: false,
-        } satisfies k8s.types.input.core.v1.ServiceAccount,
-        {
-            apiVersion: "rbac.authorization.k8s.io/v1",
-            kind: "Role",
-            metadata: m,
-            rules: [
-                { apiGroups: ["apps"], resources: ["deployments"], resourceNames: [IN_CLUSTER.name], verbs: ["get", "list", "watch"] },
-                // `kubectl exec deployment/…` finds the pods through their ReplicaSets.
-                { apiGroups: ["apps"], resources: ["replicasets"], verbs: ["get", "list", "watch"] },
-                { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] },
-                { apiGroups: [""], resources: ["pods/exec"], verbs: ["create"] },
-            ],
-        } satisfies k8s.types.input.rbac.v1.Role,
-        {
-            apiVersion: "rbac.authorization.k8s.io/v1",
-            kind: "RoleBinding",
-            metadata: m,
-            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: PULL_HISTORY.jobName },
-            subjects: [{ kind: "ServiceAccount", name: PULL_HISTORY.jobName, namespace: spec.namespace }],
-        } satisfies k8s.types.input.rbac.v1.RoleBinding,
+        // Its account: read the registry Deployment and its pods, exec into them.
+        ...renderUpkeepRbac(spec, PULL_HISTORY.jobName, PULL_HISTORY.component, false),
         {
             apiVersion: "rbac.authorization.k8s.io/v1",
             kind: "Role",
