@@ -307,3 +307,36 @@ export function retentionPulledDays(script: unknown): Map<string, number | undef
     }
     return rules;
 }
+
+/**
+ * What a change of the rules' `keepPulledWithinDays` (`retentionPulledDays` before and after) does, wherever
+ * retention runs: a rule's shortened or removed lets the next collection remove (in "apply") or list the old
+ * tags only pulls kept; one added keeps more once the history, fed as `fedBy` says, reaches that far back.
+ */
+export function pulledDaysFindings(
+    olds: ReadonlyMap<string, number | undefined>,
+    news: ReadonlyMap<string, number | undefined>,
+    applies: boolean,
+    fedBy: string,
+): Finding[] {
+    const findings: Finding[] = [];
+    for (const [prefix, before] of olds) {
+        const after = news.get(prefix);
+        if (before === undefined || (after !== undefined && after >= before)) continue;
+        const now =
+            after === undefined ? "no longer keeps tags for being pulled" : `keeps tags pulled within ${after} days instead of ${before}`;
+        findings.push({
+            kind: "data",
+            text: `tag retention: "${prefix}" ${now}: the next garbage collection ${applies ? "removes" : "lists (dry-run)"} the old tags only pulls kept, and pulls of them fail from then on (docs/deletes-and-gc.md, Retention by last pull)`,
+            ...(applies ? { disrupts: DATA } : {}),
+        });
+    }
+    for (const [prefix, after] of news) {
+        if (after === undefined || olds.get(prefix) !== undefined) continue;
+        findings.push({
+            kind: "other",
+            text: `tag retention: "${prefix}" keeps tags pulled within ${after} days, ${fedBy}; until its pull history reaches ${after} days back, a tag it does not show pulled is kept`,
+        });
+    }
+    return findings;
+}

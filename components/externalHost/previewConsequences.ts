@@ -12,10 +12,10 @@ import {
     containerChange,
     DATA,
     either,
-    type Finding,
     is,
     may,
     paramChange,
+    pulledDaysFindings,
     type Rule,
     retentionPulledDays,
     scriptParameters,
@@ -207,26 +207,7 @@ const hostRetention: Rule = (c) => {
     const olds = c.op === "create" ? new Map<string, number | undefined>() : retentionPulledDays(c.olds.stdin);
     const news = retentionPulledDays(c.news.stdin);
     const applies = scriptParameters(c.news.stdin).MODE === "apply";
-    const findings: Finding[] = [];
-    for (const [prefix, before] of olds) {
-        const after = news.get(prefix);
-        if (before === undefined || (after !== undefined && after >= before)) continue;
-        const now =
-            after === undefined ? "no longer keeps tags for being pulled" : `keeps tags pulled within ${after} days instead of ${before}`;
-        findings.push({
-            kind: "data",
-            text: `tag retention: "${prefix}" ${now}: the next garbage collection ${applies ? "removes" : "lists (dry-run)"} the old tags only pulls kept, and pulls of them fail from then on (docs/deletes-and-gc.md, Retention by last pull)`,
-            ...(applies ? { disrupts: DATA } : {}),
-        });
-    }
-    for (const [prefix, after] of news) {
-        if (after === undefined || olds.get(prefix) !== undefined) continue;
-        findings.push({
-            kind: "other",
-            text: `tag retention: "${prefix}" keeps tags pulled within ${after} days, from the front's access log on the host; until its pull history reaches ${after} days back, a tag it does not show pulled is kept`,
-        });
-    }
-    return findings;
+    return pulledDaysFindings(olds, news, applies, "from the front's access log on the host");
 };
 
 /** The external host's rules, in the order the summary applies them. */

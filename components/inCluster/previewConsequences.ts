@@ -9,12 +9,12 @@ import {
     at,
     changeAt,
     DATA,
-    type Finding,
     is,
     MEASURED,
     MEASURED_SECONDS,
     may,
     metadataName,
+    pulledDaysFindings,
     type Rule,
     retentionPulledDays,
     scriptParameters,
@@ -231,31 +231,18 @@ const clusterRetention: Rule = (c) => {
     const news = clusterPulledDays(c.news);
     const script = (at(c.news, "data") as Record<string, unknown> | undefined)?.[IN_CLUSTER.retentionScript];
     const applies = scriptParameters(script).MODE === "apply";
-    const findings: Finding[] = [];
-    for (const [prefix, before] of olds) {
-        const after = news.get(prefix);
-        if (before === undefined || (after !== undefined && after >= before)) continue;
-        const now =
-            after === undefined ? "no longer keeps tags for being pulled" : `keeps tags pulled within ${after} days instead of ${before}`;
-        findings.push({
-            kind: "data",
-            text: `tag retention: "${prefix}" ${now}: the next garbage collection ${applies ? "removes" : "lists (dry-run)"} the old tags only pulls kept, and pulls of them fail from then on (docs/deletes-and-gc.md, Retention by last pull)`,
-            ...(applies ? { disrupts: DATA } : {}),
-        });
-    }
+    const findings = pulledDaysFindings(
+        olds,
+        news,
+        applies,
+        `from the fronts' logs that CronJob ${PULL_HISTORY.jobName} harvests every 15 minutes into ConfigMap ${PULL_HISTORY.configMap}`,
+    );
     const keptBefore = [...olds.values()].some((d) => d !== undefined);
     const keptAfter = [...news.values()].some((d) => d !== undefined);
     if (keptBefore && !keptAfter) {
         findings.push({
             kind: "other",
             text: `no retention rule keeps tags for being pulled any more: CronJob ${PULL_HISTORY.jobName} and ConfigMap ${PULL_HISTORY.configMap} are deleted, with the pulls recorded; a rule that keeps them again starts a new history`,
-        });
-    }
-    for (const [prefix, after] of news) {
-        if (after === undefined || olds.get(prefix) !== undefined) continue;
-        findings.push({
-            kind: "other",
-            text: `tag retention: "${prefix}" keeps tags pulled within ${after} days, from the fronts' logs that CronJob ${PULL_HISTORY.jobName} harvests every 15 minutes into ConfigMap ${PULL_HISTORY.configMap}; until its pull history reaches ${after} days back, a tag it does not show pulled is kept`,
         });
     }
     return findings;
