@@ -593,12 +593,6 @@ function retentionProblems(c: ModeConfig): ConfigProblem[] {
                 ),
             );
         }
-        if (rule.keepPulledWithinDays !== undefined && c.registry.mode !== "external-host" && c.registry.mode !== "in-cluster") {
-            problems.push({
-                key: key(i, "keepPulledWithinDays"),
-                message: `is set, but retention by last pull reads the pull history only the external host's front and the in-cluster registry's keep (the front's access log, harvested); registry.mode "${c.registry.mode}" keeps none: remove it, and keep what runs with keepNewest, keepDays or protect (docs/deletes-and-gc.md, Retention by last pull)`,
-            });
-        }
         const first = rules.findIndex((r) => r.prefix === rule.prefix);
         if (first !== i) {
             problems.push({

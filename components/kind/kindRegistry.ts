@@ -344,7 +344,7 @@ function kindContainersScript(args: ResolvedKindRegistry, rendered: KindRendered
             distribution: fingerprint(rendered.registryConfig),
             front: fingerprint(...frontParts),
             watcher: fingerprint(rendered.nodeScript, nodeWatchScript(layout)),
-            ...(upkeep ? { upkeep: upkeep.digest } : {}),
+            ...(upkeep ? { upkeep: upkeep.digest, ...(upkeep.keepsPulls ? { upkeepPulls: true } : {}) } : {}),
         }),
     );
     // The UI's container runs beside the registry's only when the front serves it; in the cluster it is a Deployment.

@@ -16,7 +16,7 @@ import { DISTRIBUTION, DISTRIBUTION_ENV_WORDS, PROJECT } from "../shared/facts";
 import { FRONT_ENVIRONMENT, FRONT_MEMORY } from "../shared/front";
 import { renderShellScript } from "../shared/shellScript";
 import { FRONT_WINDOW_PARAMS } from "../upkeep/frontWindow";
-import { type Retention, renderRetentionScript } from "../upkeep/retention";
+import { pullHistoryDays, type Retention, renderRetentionScript } from "../upkeep/retention";
 
 const sh = (name: string) => path.join(__dirname, "sh", name);
 
@@ -60,6 +60,18 @@ const DISTRIBUTION_CONFIG = "/etc/docker/registry/config.yml";
 /** Where the upkeep container mounts Distribution's storage (`<dataDir>/images`), read-only. */
 export const MAINTENANCE_IMAGES = "/images";
 
+/** Where the upkeep container mounts `<dataDir>/pulls` (the pull history, retention by last pull), writable. */
+export const MAINTENANCE_PULLS = "/var/lib/dso-registry-pulls";
+
+/** The pull history's copy in the Distribution container, where gc.sh puts it for retention's plan. */
+const DISTRIBUTION_PULL_HISTORY = "/tmp/dso-registry-pull-history";
+
+/**
+ * How far before the last harvest the next one starts reading the front's log: an entry Docker wrote a
+ * little late is read all the same (reading an entry twice changes nothing).
+ */
+const PULL_HARVEST_MARGIN_SECONDS = 300;
+
 /** The files and containers of the placement, derived from its layout. */
 export function kindPaths(layout: KindLayout) {
     const { dataDir, registryName } = layout;
@@ -76,6 +88,10 @@ export function kindPaths(layout: KindLayout) {
         gcScript: `${dataDir}/bin/gc.sh`,
         /** Tag retention, which gc.sh runs in the Distribution container. */
         retentionScript: `${dataDir}/bin/retention.sh`,
+        /** The pull history's harvest (retention by last pull), which the upkeep container runs. */
+        pullHarvestScript: `${dataDir}/bin/pull-harvest.sh`,
+        /** The pull history and the harvest's state (`sh/pull-harvest.sh`), mounted in the upkeep container at `MAINTENANCE_PULLS`. */
+        pulls: `${dataDir}/pulls`,
         /** The disk guard (diskGuard.ts), which the upkeep container's crond runs. */
         diskGuardScript: `${dataDir}/bin/disk-guard.sh`,
         /** The upkeep container's crontab, mounted as busybox crond's `/etc/crontabs/root`. */
@@ -104,23 +120,24 @@ export const KIND_DATA_DIR_MARKER = ".dso-registry";
  * directory without the marker (`sh/data-dir-claim.sh`): a directory's pattern ends in `/`. `paths` are the
  * directories and files of `kindPaths` with their parents, the overlap's `-previous` users files, the window's
  * markers and each cache's directory and files; `opaque` are the directories whose content is Distribution's
- * storage (of the registry and of each cache), not looked into. A directory that holds nothing else was made
+ * storage (of the registry and of each cache) or the pull history, not looked into. A directory that holds nothing else was made
  * by the placement, of this version or of one from before the marker.
  */
 export function kindDataDirLayout(layout: KindLayout): { readonly paths: readonly string[]; readonly opaque: readonly string[] } {
     const p = kindPaths(layout);
     const relative = (full: string) => full.slice(layout.dataDir.length + 1);
-    const dirs = new Set([p.front, p.window, p.images, p.mirrors].map(relative));
+    const dirs = new Set([p.front, p.window, p.images, p.mirrors, p.pulls].map(relative));
     const files = [p.caddyfile, p.pushUsers, p.pullUsers, previousUsersFile(p.pushUsers), previousUsersFile(p.pullUsers)]
         .concat([p.overlapMatchers, p.registryConfig, p.nodeScript, p.watcherScript, p.gcScript, p.retentionScript])
-        .concat([p.diskGuardScript, p.crontab])
+        .concat([p.diskGuardScript, p.crontab, p.pullHarvestScript])
         .map(relative);
     for (const file of files) dirs.add(path.posix.dirname(file));
     const markers = [KIND_GC_MARKER, KIND_DISK_FULL_MARKER].map((m) => `${relative(p.window)}/${path.posix.basename(m)}`);
     const cache = `${relative(p.mirrors)}/*`;
     const cacheFiles = [...Object.values(MIRROR_FILES), "env"].map((f) => `${cache}/${f}`);
-    // Distribution's filesystem driver keeps everything below docker/ in its root directory.
-    const opaque = [`${relative(p.images)}/docker/`, `${cache}/data/`];
+    // Distribution's filesystem driver keeps everything below docker/ in its root directory; the pull
+    // history's directory holds the harvest's files (sh/pull-harvest.sh).
+    const opaque = [`${relative(p.images)}/docker/`, `${cache}/data/`, `${relative(p.pulls)}/`];
     return {
         paths: [...[...dirs].map((d) => `${d}/`), `${cache}/`, ...files, ...markers, ...cacheFiles].sort(),
         opaque: opaque.sort(),
@@ -304,9 +321,21 @@ export interface KindGarbageCollection {
     readonly retention?: Retention;
 }
 
+/** Whether the collection keeps a pull history: a retention rule has `keepPulledWithinDays`. */
+export function kindKeepsPulls(gc: KindGarbageCollection | undefined): boolean {
+    return pullHistoryDays(gc?.retention) !== undefined;
+}
+
+/** The harvest as the upkeep container runs it; empty without a pull history. */
+const pullHarvestPath = (gc: KindGarbageCollection | undefined) => (kindKeepsPulls(gc) ? `${WATCHER_BIN}/pull-harvest.sh` : "");
+
 /** The collection in the front's read-only window (`sh/gc.sh`), as the upkeep container sees its files. */
 export function gcScript(layout: KindLayout, gc: KindGarbageCollection): string {
+    const pulls = kindKeepsPulls(gc);
     return renderShellScript(sh("gc.sh"), {
+        PULL_HARVEST: pullHarvestPath(gc),
+        PULL_HISTORY: pulls ? `${MAINTENANCE_PULLS}/history` : "",
+        DISTRIBUTION_PULL_HISTORY: pulls ? DISTRIBUTION_PULL_HISTORY : "",
         RETENTION_SCRIPT: gc.retention ? `${WATCHER_BIN}/retention.sh` : "",
         MARKER: KIND_GC_MARKER,
         DATA_DIR: MAINTENANCE_IMAGES,
@@ -331,15 +360,34 @@ export function kindRetentionScript(retention: Retention): string {
         client: "busybox-wget",
         registryLogs: "docker logs of the registry's Distribution container",
         storageRoot: DISTRIBUTION.dataDir,
+        ...(pullHistoryDays(retention) !== undefined ? { pullHistory: DISTRIBUTION_PULL_HISTORY } : {}),
     });
 }
 
 /**
- * The upkeep container's crontab (busybox crond): the collection on its schedule, its output in
- * the container's log (`docker logs <registryName>-maintenance`).
+ * The pull history's harvest (`sh/pull-harvest.sh`) in the upkeep container: the front's log since the last
+ * harvest into `<dataDir>/pulls/history`, kept for the longest `keepPulledWithinDays`; undefined without one.
+ */
+export function kindPullHarvestScript(layout: KindLayout, gc: KindGarbageCollection | undefined): string | undefined {
+    const days = pullHistoryDays(gc?.retention);
+    if (days === undefined) return undefined;
+    return renderShellScript(sh("pull-harvest.sh"), {
+        FRONT_NAME: layout.registryName,
+        PULLS_DIR: MAINTENANCE_PULLS,
+        KEEP_DAYS: days,
+        MARGIN_SECONDS: PULL_HARVEST_MARGIN_SECONDS,
+    });
+}
+
+/**
+ * The upkeep container's crontab (busybox crond): the collection on its schedule, and with a pull history
+ * its harvest every hour (so that the log Docker keeps is read a little at a time, and a front replaced by
+ * hand loses an hour of pulls at most); their output in the container's log
+ * (`docker logs <registryName>-maintenance`).
  */
 export function upkeepCrontab(gc: KindGarbageCollection): string {
-    return `${gc.schedule} /bin/sh ${WATCHER_BIN}/gc.sh >/proc/1/fd/1 2>&1\n`;
+    const harvest = kindKeepsPulls(gc) ? `17 * * * * /bin/sh ${pullHarvestPath(gc)} >/proc/1/fd/1 2>&1\n` : "";
+    return `${gc.schedule} /bin/sh ${WATCHER_BIN}/gc.sh >/proc/1/fd/1 2>&1\n${harvest}`;
 }
 
 /** The images the containers run. */
@@ -363,6 +411,11 @@ export interface KindFileDigests {
     readonly watcher: string;
     /** The upkeep container's files (upkeep.ts); undefined without garbage collection or the disk guard (no upkeep container). */
     readonly upkeep?: string;
+    /**
+     * The upkeep container keeps the pull history (retention by last pull): it mounts `<dataDir>/pulls`, and
+     * harvests the front's log before the front is replaced.
+     */
+    readonly upkeepPulls?: boolean;
 }
 
 /** A pull-through cache's container as `containers-apply.sh` runs it. */
@@ -415,6 +468,8 @@ export function containersApplyScript(
         MAINTENANCE_NAME: p.upkeepName,
         WINDOW_DIR: KIND_WINDOW_DIR,
         MAINTENANCE_IMAGES,
+        PULLS_DIR: digests.upkeepPulls ? MAINTENANCE_PULLS : "",
+        PULL_HARVEST: digests.upkeepPulls ? `${WATCHER_BIN}/pull-harvest.sh` : "",
         EGRESS_NETWORK: p.egressNetwork,
         MIRRORS_DIR: p.mirrors,
         MIRROR_PREFIX: mirrorPrefix(layout),

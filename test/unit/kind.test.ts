@@ -12,7 +12,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mirrorPullPolicy, parseConfig } from "../../components/config";
 import { decide } from "../../components/config/decisions";
 import { kindFrontPolicy, renderKindCaddyfile, renderKindRegistryConfig } from "../../components/kind/front";
-import { gcScript, KIND_GC_MARKER, type KindLayout, localRegistryHostingBody, upkeepCrontab } from "../../components/kind/scripts";
+import {
+    gcScript,
+    KIND_GC_MARKER,
+    type KindLayout,
+    localRegistryHostingBody,
+    MAINTENANCE_PULLS,
+    upkeepCrontab,
+} from "../../components/kind/scripts";
 import { renderShellScript } from "../../components/shared/shellScript";
 import { configProblems } from "../support/configProblems";
 import { makeDecoyHash } from "../support/realRegistry";
@@ -150,6 +157,14 @@ describe("scheduled garbage collection in kind mode", () => {
 
     it("runs gc.sh on the schedule from busybox crond's crontab, its output in the container's log", () => {
         expect(upkeepCrontab({ schedule: "30 3 * * 0", deleteUntagged: false })).toBe("30 3 * * 0 /bin/sh /dso/gc.sh >/proc/1/fd/1 2>&1\n");
+        const pulled = { mode: "apply" as const, rules: [{ prefix: "team/", keepPulledWithinDays: 30 }], protect: [] };
+        expect(upkeepCrontab({ schedule: "30 3 * * 0", deleteUntagged: false, retention: pulled })).toBe(
+            "30 3 * * 0 /bin/sh /dso/gc.sh >/proc/1/fd/1 2>&1\n17 * * * * /bin/sh /dso/pull-harvest.sh >/proc/1/fd/1 2>&1\n",
+        );
+        const withPulls = gcScript(layout, { schedule: "30 3 * * 0", deleteUntagged: false, retention: pulled });
+        expect(withPulls).toContain("PULL_HARVEST='/dso/pull-harvest.sh'");
+        expect(withPulls).toContain(`PULL_HISTORY='${MAINTENANCE_PULLS}/history'`);
+        expect(gcScript(layout, { schedule: "30 3 * * 0", deleteUntagged: false })).toContain("PULL_HARVEST=''");
         const gc = gcScript(layout, { schedule: "30 3 * * 0", deleteUntagged: true });
         expect(gc).toContain(`MARKER='${KIND_GC_MARKER}'`);
         expect(gc).toContain("DISTRIBUTION_NAME='kind-registry-distribution'");
@@ -164,7 +179,7 @@ describe("scheduled garbage collection in kind mode", () => {
             // docker stand-in: records its arguments and whether the marker existed while it ran.
             writeFileSync(
                 path.join(dir, "bin", "docker"),
-                `#!/bin/sh\nif [ -e "${dir}/window/gc" ]; then w=marker; else w=no-marker; fi\necho "$w $*" >> "${dir}/docker-calls"\ncase "$*" in "exec kind-registry-distribution mktemp") echo /tmp/tmp.plan ;; "exec -i "*) cat > "${dir}/retention-stdin"; exit "\${RETENTION_EXIT:-0}" ;; "exec kind-registry-distribution rm -rf /var/lib/registry/"*) rm -rf "${dir}/images\${5#/var/lib/registry}" ;; esac\nexit "\${DOCKER_EXIT:-0}"\n`,
+                `#!/bin/sh\nif [ -e "${dir}/window/gc" ]; then w=marker; else w=no-marker; fi\necho "$w $*" >> "${dir}/docker-calls"\ncase "$*" in "exec kind-registry-distribution mktemp") echo /tmp/tmp.plan ;; "exec -i kind-registry-distribution /bin/sh -c "*) cat > "${dir}/pull-copy" ;; "exec -i "*) cat > "${dir}/retention-stdin"; exit "\${RETENTION_EXIT:-0}" ;; "exec kind-registry-distribution rm -rf /var/lib/registry/"*) rm -rf "${dir}/images\${5#/var/lib/registry}" ;; esac\nexit "\${DOCKER_EXIT:-0}"\n`,
                 { mode: 0o755 },
             );
             mkdirSync(path.join(dir, "window"));
@@ -172,8 +187,11 @@ describe("scheduled garbage collection in kind mode", () => {
         });
         afterAll(() => removeDir(dir));
 
-        const script = (retentionScript = "", window = { FRONT_SETTLE_SECONDS: 0, FRONT_DRAIN_SECONDS: 5 }) =>
+        const script = (retentionScript = "", window = { FRONT_SETTLE_SECONDS: 0, FRONT_DRAIN_SECONDS: 5 }, harvest = "") =>
             renderShellScript(path.join(__dirname, "../../components/kind/sh/gc.sh"), {
+                PULL_HARVEST: harvest,
+                PULL_HISTORY: harvest ? path.join(dir, "pull-history") : "",
+                DISTRIBUTION_PULL_HISTORY: harvest ? "/tmp/dso-registry-pull-history" : "",
                 RETENTION_SCRIPT: retentionScript,
                 MARKER: path.join(dir, "window/gc"),
                 DATA_DIR: path.join(dir, "images"),
@@ -184,8 +202,10 @@ describe("scheduled garbage collection in kind mode", () => {
                 DELETE_UNTAGGED: true,
                 ...window,
             });
-        const gc = (env: Record<string, string> = {}, retentionScript = "") =>
-            run("/bin/sh", ["-c", script(retentionScript)], { env: { ...process.env, ...env, PATH: `${dir}/bin:${process.env.PATH}` } });
+        const gc = (env: Record<string, string> = {}, retentionScript = "", harvest = "") =>
+            run("/bin/sh", ["-c", script(retentionScript, undefined, harvest)], {
+                env: { ...process.env, ...env, PATH: `${dir}/bin:${process.env.PATH}` },
+            });
         const calls = () => readFileSync(path.join(dir, "docker-calls"), "utf8").trim().split("\n");
 
         it("collects in Distribution's container while the marker is up, then takes the marker and the lock away", () => {
@@ -267,6 +287,44 @@ describe("scheduled garbage collection in kind mode", () => {
                 "marker exec kind-registry-distribution registry garbage-collect --delete-untagged /etc/docker/registry/config.yml",
             ]);
             expect(existsSync(upload)).toBe(false);
+        });
+
+        it("with retention by last pull, harvests first and hands the history to retention's plan; the copy goes at the end", () => {
+            const retention = path.join(dir, "retention.sh");
+            writeFileSync(retention, "echo the retention script\n");
+            // The harvest stand-in: writes the history gc.sh copies, and records that it ran.
+            const harvest = path.join(dir, "harvest.sh");
+            writeFileSync(harvest, `echo harvest >> "${dir}/docker-calls"\necho "since 1" > "${dir}/pull-history"\n`);
+            const before = calls().length;
+            const r = gc({}, retention, harvest);
+            expect(r.code, r.stderr).toBe(0);
+            expect(calls().slice(before)).toEqual([
+                "no-marker exec kind-registry-distribution rm -f /tmp/dso-registry-pull-history",
+                "harvest",
+                'no-marker exec -i kind-registry-distribution /bin/sh -c cat >"$1.new" && mv "$1.new" "$1" sh /tmp/dso-registry-pull-history',
+                "no-marker exec kind-registry-distribution mktemp",
+                "no-marker exec -i kind-registry-distribution /bin/sh -s plan /tmp/tmp.plan",
+                "marker exec -i kind-registry-distribution /bin/sh -s apply /tmp/tmp.plan",
+                "marker exec kind-registry-distribution registry garbage-collect --delete-untagged /etc/docker/registry/config.yml",
+                "no-marker exec kind-registry-distribution rm -f /tmp/tmp.plan",
+                "no-marker exec kind-registry-distribution rm -f /tmp/dso-registry-pull-history",
+            ]);
+            expect(readFileSync(path.join(dir, "pull-copy"), "utf8")).toBe("since 1\n");
+        });
+
+        it("a failed harvest hands retention no history (it keeps what it cannot show unpulled), lets it and the collection run, then fails the run", () => {
+            const retention = path.join(dir, "retention.sh");
+            const harvest = path.join(dir, "harvest-fails.sh");
+            writeFileSync(harvest, `echo harvest >> "${dir}/docker-calls"\nexit 1\n`);
+            const before = calls().length;
+            const r = gc({}, retention, harvest);
+            expect(r.code).toBe(1);
+            expect(r.stderr).toContain("pull history: not harvested; tag retention keeps every tag it would have to show unpulled");
+            expect(r.stderr).toContain("the pull history's harvest FAILED");
+            const made = calls().slice(before);
+            expect(made.filter((c) => c.includes("/bin/sh -c"))).toEqual([]);
+            expect(made.filter((c) => c.includes("-s apply"))).toHaveLength(1);
+            expect(made.filter((c) => c.includes("registry garbage-collect"))).toHaveLength(1);
         });
 
         it("a failed retention still lets the collection run, then fails the run", () => {

@@ -282,6 +282,19 @@ const retentionScriptUpdate = (before: Record<string, string>, after: Record<str
     });
 };
 
+/** An update of tag retention's script in kind.dataDir on the Docker host, from one MODE and RULES to another. */
+const kindRetentionScriptUpdate = (before: Record<string, string>, after: Record<string, string>) => {
+    const chain = ["dso-registry:kind:KindRegistry", HOST_FILE_TYPE, "command:local:Command"];
+    return step({
+        op: "update",
+        chain,
+        name: "kind-registry-retention-script-write",
+        parent: urn(chain.slice(0, 2), "kind-registry-retention-script"),
+        olds: { stdin: script(before) },
+        news: { stdin: script(after) },
+    });
+};
+
 /** ConfigMap registry-config replaced in the cluster, its retention.sh from one MODE and RULES to another. */
 const clusterRetentionUpdate = (before: Record<string, string>, after: Record<string, string>) => {
     const data = (params: Record<string, string>) => ({
@@ -385,6 +398,11 @@ const CASES: readonly (readonly [string, readonly PreviewStep[], Expected])[] = 
                 'tag retention: "ci/" no longer keeps tags for being pulled: the next garbage collection removes the old tags only pulls kept',
             ],
         ],
+    ],
+    [
+        "on kind, retention by last pull shortened in apply: the next collection removes the tags only pulls kept",
+        [kindRetentionScriptUpdate({ MODE: "apply", RULES: "ci/ 10 - 30" }, { MODE: "apply", RULES: "ci/ 10 - 7" })],
+        [["data", 'tag retention: "ci/" keeps tags pulled within 7 days instead of 30: the next garbage collection removes']],
     ],
     [
         "retention by last pull added: it keeps more, once the pull history reaches back",

@@ -340,7 +340,7 @@ const maintenance = z.strictObject({
                                 .min(1)
                                 .optional()
                                 .describe(
-                                    "Keep every tag pulled within this many days, however old: pulled by tag, by the digest it points to, or by the digest of an image of its index, as the front's access log recorded it (the external host, and in-cluster through a harvest of the fronts' logs every 15 minutes into ConfigMap registry-pull-history; not kind; docs/deletes-and-gc.md, Retention by last pull). A tag nobody pulled goes by the rule's other terms; alone, it is removed. Until the pull history reaches this many days back, a tag it does not show pulled is kept.",
+                                    "Keep every tag pulled within this many days, however old: pulled by tag, by the digest it points to, or by the digest of an image of its index, as the front's access log recorded it (the external host; in-cluster through a harvest of the fronts' logs every 15 minutes into ConfigMap registry-pull-history; on kind through an hourly harvest of the front container's log into <kind.dataDir>/pulls; docs/deletes-and-gc.md, Retention by last pull). A tag nobody pulled goes by the rule's other terms; alone, it is removed. Until the pull history reaches this many days back, a tag it does not show pulled is kept.",
                                 ),
                         })
                         .refine(

@@ -16,7 +16,10 @@
 #   container ($MAINTENANCE_NAME, the watcher's image): busybox crond runs gc.sh and disk-guard.sh on their
 #   schedules; without either, that container is removed. Each keeps its marker in $DATA_DIR/window, which
 #   the front mounts read-only at $WINDOW_DIR: the collection's opens the read-only window, the disk
-#   guard's refuses new uploads while the images' file system is almost full;
+#   guard's refuses new uploads while the images' file system is almost full. With retention by last
+#   pull (PULL_HARVEST not empty), it keeps the pull history in $DATA_DIR/pulls (at $PULLS_DIR), and the
+#   front about to be replaced is stopped and its log harvested first (pull-harvest.sh), so that the pulls
+#   it logged are not lost with it;
 # - a pull-through cache per line of MIRRORS (`<pathName> <fingerprint> <credentials>`): Distribution
 #   ($MIRROR_PREFIX<pathName>, in proxy mode while the upstream answers, read-only on what it holds
 #   otherwise) on the backend network, where the front reaches it, and on $EGRESS_NETWORK, its way out
@@ -38,6 +41,7 @@
 : "${MIRROR_FILES:?}" "${MIRROR_CONFIG_DIR:?}" "${MIRROR_START:?}"
 : "${UI_NAME:?}" "${UI_IMAGE?}" "${UI_ENV?}"
 : "${FRONT_MEMORY_MIB:?}" "${FRONT_GO_MEMORY_LIMIT:?}" "${FRONT_OPEN_FILES:?}"
+: "${PULLS_DIR?}" "${PULL_HARVEST?}"
 set -eu
 # shellcheck source=../../upkeep/sh/container-converge.sh
 . "$(dirname "$0")/../../upkeep/sh/container-converge.sh"
@@ -148,7 +152,10 @@ run_ui() {
 
 # No network: it talks to the Docker host's socket only.
 run_maintenance() {
-  run_container "$MAINTENANCE_NAME" "$1" --network none \
+  maintenance_spec=$1
+  set --
+  if [ -n "$PULLS_DIR" ]; then set -- -v "$DATA_DIR/pulls:$PULLS_DIR"; fi
+  run_container "$MAINTENANCE_NAME" "$maintenance_spec" --network none "$@" \
     -v "$DOCKER_SOCKET:/var/run/docker.sock" \
     -v "$DATA_DIR/bin:$BIN_DIR:ro" \
     -v "$DATA_DIR/window:$WINDOW_DIR" \
@@ -174,6 +181,16 @@ ensure_backend_network
 distribution_spec="$DISTRIBUTION_IMAGE env:$DISTRIBUTION_ENV files:$DISTRIBUTION_FILES"
 converge_container "$DISTRIBUTION_NAME" "$distribution_spec" distribution run_distribution "$distribution_spec"
 front_spec="$FRONT_IMAGE port:$HOST_PORT files:$FRONT_FILES memory:$FRONT_MEMORY_MIB go:$FRONT_GO_MEMORY_LIMIT nofile:$FRONT_OPEN_FILES"
+maintenance_spec="$WATCHER_IMAGE files:$MAINTENANCE_FILES${PULLS_DIR:+ pulls:$PULLS_DIR}"
+# A front about to be replaced takes its log with it: with a pull history, it stops first and the upkeep
+# container (already the one this spec makes: it mounts the history) reads that log whole. A harvest that
+# fails only says so: the next one starts the history again from the new front's start.
+if [ -n "$PULL_HARVEST" ] && ours "$FRONT_NAME" && ! converged "$FRONT_NAME" "$front_spec" &&
+  converged "$MAINTENANCE_NAME" "$maintenance_spec"; then
+  docker stop "$FRONT_NAME" >/dev/null 2>&1 || true
+  docker exec "$MAINTENANCE_NAME" /bin/sh "$PULL_HARVEST" ||
+    echo "the front's log could not be harvested before it is replaced: the pulls it logged since the last harvest are not in the pull history" >&2
+fi
 converge_container "$FRONT_NAME" "$front_spec" front run_front "$front_spec"
 watcher_spec="$WATCHER_IMAGE files:$WATCHER_FILES"
 converge_container "$WATCHER_NAME" "$watcher_spec" "node watcher" run_watcher "$watcher_spec"
@@ -185,7 +202,7 @@ elif ours "$UI_NAME"; then
   echo "removed web UI (registry.ui.enabled false)"
 fi
 if [ -n "$MAINTENANCE_FILES" ]; then
-  maintenance_spec="$WATCHER_IMAGE files:$MAINTENANCE_FILES"
+  [ -z "$PULLS_DIR" ] || mkdir -p "$DATA_DIR/pulls"
   converge_container "$MAINTENANCE_NAME" "$maintenance_spec" "maintenance (garbage collection, disk guard)" run_maintenance "$maintenance_spec"
 elif ours "$MAINTENANCE_NAME"; then
   docker rm -f "$MAINTENANCE_NAME" >/dev/null

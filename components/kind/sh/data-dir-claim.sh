@@ -7,7 +7,7 @@
 #     program from before the marker; an empty directory too. Such a directory is marked. $LAYOUT_PATHS are
 #     the placement's paths relative to it, one shell pattern per line, a directory's ending in `/` (a file
 #     must not stand where the placement keeps a directory, nor a symbolic link anywhere); the directories of
-#     $LAYOUT_OPAQUE hold Distribution's storage and are not looked into. A `lost+found` directory is its
+#     $LAYOUT_OPAQUE hold Distribution's storage or the pull history and are not looked into. A `lost+found` directory is its
 #     file system's, not anyone's files;
 # otherwise (someone's files, a directory marked for another stack, a file in place of the directory) the
 # run stops here, changing nothing, with what is in the way and how to go on. Nothing is removed, ever:

@@ -11,7 +11,11 @@
 # RETENTION_SCRIPT (tag retention; empty: none) runs in the Distribution container (busybox, Distribution
 # on its loopback): it reads the tags under its rules and writes its plan there before the window, and
 # makes the plan's removals first in the window; a failed retention does not stop the collection, and
-# fails the run at the end.
+# fails the run at the end. With PULL_HARVEST (retention by last pull; empty: none), the pull history is
+# harvested first and copied to DISTRIBUTION_PULL_HISTORY in the Distribution container, where retention
+# reads it; a harvest that fails leaves no copy (retention keeps what it cannot show unpulled) and fails
+# the run at the end.
+: "${PULL_HARVEST?}" "${PULL_HISTORY?}" "${DISTRIBUTION_PULL_HISTORY?}"
 : "${RETENTION_SCRIPT?}" "${MARKER:?}" "${DATA_DIR:?}" "${LOCK_DIR:?}" "${DISTRIBUTION_NAME:?}" "${DISTRIBUTION_CONFIG:?}" "${DELETE_UNTAGGED:?}"
 : "${DISTRIBUTION_DATA_DIR:?}"
 : "${FRONT_SETTLE_SECONDS:?}" "${FRONT_DRAIN_SECONDS:?}"
@@ -38,11 +42,27 @@ if ! mkdir "$LOCK_DIR" 2>/dev/null; then
   echo "taking over the lock of a collection that did not end"
 fi
 echo "$$" >"$LOCK_DIR/pid"
-# The marker, the lock and retention's plan go on every exit, also a failed one; a signal becomes an exit.
+# The marker and the lock go on every exit, also a failed one; a signal becomes an exit.
 plan=''
-trap 'rm -f "$MARKER"; rm -rf "$LOCK_DIR"; [ -z "$plan" ] || docker exec "$DISTRIBUTION_NAME" rm -f "$plan" || true' EXIT
+# What the run leaves in the Distribution container goes too: retention's plan, the pull history's copy.
+remove_from_distribution() {
+  [ -z "$plan" ] || docker exec "$DISTRIBUTION_NAME" rm -f "$plan" || true
+  [ -z "$PULL_HARVEST" ] || docker exec "$DISTRIBUTION_NAME" rm -f "$DISTRIBUTION_PULL_HISTORY" || true
+}
+trap 'rm -f "$MARKER"; rm -rf "$LOCK_DIR"; remove_from_distribution' EXIT
 trap 'exit 143' HUP INT TERM
 retention_failed=''
+harvest_failed=''
+if [ -n "$RETENTION_SCRIPT" ] && [ -n "$PULL_HARVEST" ]; then
+  docker exec "$DISTRIBUTION_NAME" rm -f "$DISTRIBUTION_PULL_HISTORY" || true
+  if ! /bin/sh "$PULL_HARVEST"; then
+    harvest_failed=yes
+  elif ! docker exec -i "$DISTRIBUTION_NAME" /bin/sh -c 'cat >"$1.new" && mv "$1.new" "$1"' sh "$DISTRIBUTION_PULL_HISTORY" <"$PULL_HISTORY"; then
+    echo "pull history: not copied into $DISTRIBUTION_NAME" >&2
+    harvest_failed=yes
+  fi
+  [ -z "$harvest_failed" ] || echo "pull history: not harvested; tag retention keeps every tag it would have to show unpulled" >&2
+fi
 if [ -n "$RETENTION_SCRIPT" ]; then
   echo "tag retention: reading the tags under its rules while writes go on"
   if plan=$(docker exec "$DISTRIBUTION_NAME" mktemp) && [ -n "$plan" ]; then
@@ -63,3 +83,4 @@ collect_garbage "$DATA_DIR" "$DELETE_UNTAGGED" "$DISTRIBUTION_CONFIG" docker exe
 rm -f "$MARKER"
 echo "garbage collection done in $(($(date +%s) - started)) s; front writable again"
 if [ -n "$retention_failed" ]; then echo "tag retention FAILED (see its lines above)" >&2; exit 1; fi
+if [ -n "$harvest_failed" ]; then echo "the pull history's harvest FAILED (see its lines above)" >&2; exit 1; fi

@@ -64,6 +64,13 @@ delete_container() {
     docker rm -f "$1" >/dev/null 2>&1 || true
 }
 
+# converged NAME SPEC: whether container NAME runs with the label SPEC, and no DSO_RECREATE asks for it anew
+# (converge_container leaves it as it is).
+converged() {
+    [ -z "${DSO_RECREATE:-}" ] &&
+        [ "$(docker inspect --type container -f '{{index .Config.Labels "dso-registry.spec"}} {{.State.Running}}' "$1" 2>/dev/null || true)" = "$2 true" ]
+}
+
 # converge_container NAME SPEC WHAT RUN...: prints "unchanged WHAT" when container NAME runs with the
 # label SPEC; otherwise removes it, runs the command RUN... (which runs the new one) and prints
 # "changed WHAT". With DSO_RECREATE set (a file of the container's put back after a hand edit: it
@@ -72,8 +79,7 @@ converge_container() {
     converge_name=$1 converge_spec=$2 converge_what=$3
     shift 3
     refuse_foreign "$converge_name"
-    have=$(docker inspect --type container -f '{{index .Config.Labels "dso-registry.spec"}} {{.State.Running}}' "$converge_name" 2>/dev/null || true)
-    if [ "$have" = "$converge_spec true" ] && [ -z "${DSO_RECREATE:-}" ]; then
+    if converged "$converge_name" "$converge_spec"; then
         echo "unchanged $converge_what"
         return 0
     fi
