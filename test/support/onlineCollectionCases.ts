@@ -17,7 +17,7 @@
  * offline collection finds nothing more to remove.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import * as https from "node:https";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -41,6 +41,8 @@ const SETTLE_SECONDS = 1;
  * touch during the mark stays protected all the same).
  */
 const GRACE_SECONDS = 2;
+/** How long the sweep keeps what it set aside before the second mark: long enough here for the test to write a late manifest. */
+const QUARANTINE_SECONDS = 3;
 
 const sha = (data: Buffer | string) => createHash("sha256").update(data).digest("hex");
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -275,6 +277,7 @@ export function describeOnlineCollection(storage: Storage): void {
                         ONLINE_ACCESS_LOG: registry.accessLogFile as string,
                         ONLINE_GRACE_SECONDS: GRACE_SECONDS,
                         ONLINE_SETTLE_SECONDS: SETTLE_SECONDS,
+                        ONLINE_QUARANTINE_SECONDS: QUARANTINE_SECONDS,
                         ONLINE_STORE: s3 ? "" : registry.dataDir,
                         ONLINE_S3_URL: s3 ? `${s3.endpoint}/${bucket}/registry` : "",
                         ONLINE_S3_REGION: S3_REGION,
@@ -358,6 +361,48 @@ export function describeOnlineCollection(storage: Storage): void {
                 expect(
                     (await client.request("PUT", "/v2/hold/a/manifests/v2", image.manifest, { "Content-Type": MANIFEST_TYPE })).status,
                 ).toBe(201);
+            });
+
+            test("a manifest Distribution writes after the sweep set its blobs aside (its blob check passed before): the second mark finds it, and they go back", {
+                timeout: 180_000,
+            }, async () => {
+                const image = makeImage([randomBytes(5000), randomBytes(700)]);
+                await client.pushImage("late/a", "v1", image);
+                await client.deleteImage("late/a", image);
+                await sleep((GRACE_SECONDS + 1) * 1000);
+                const root = storageRoot();
+                const layer = sha(image.layers[0] as Buffer);
+                const manifest = image.digest.slice(7);
+                const running = collectOnline();
+                // The layer set aside and every hold gone: the collection waits out its quarantine.
+                const holds = registry.sweepHoldDir as string;
+                const deadline = Date.now() + 60_000;
+                while (!(existsSync(path.join(root, "docker/registry/v2/dso-swept", layer)) && readdirSync(holds).length === 0)) {
+                    if (Date.now() > deadline) throw new Error("the layer was not set aside within a minute");
+                    await sleep(50);
+                }
+                // What Distribution writes for a PUT of the image as late/a:v2 whose blob check passed just before
+                // the set-aside and which stalled past the log's second reading: the manifest's content, its
+                // revision, its tag (files in the storage, as the filesystem driver and the S3 server's backend keep them).
+                const write = (rel: string, content: string | Buffer) => {
+                    mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
+                    writeFileSync(path.join(root, rel), content);
+                };
+                const manifests = "docker/registry/v2/repositories/late/a/_manifests";
+                write(`docker/registry/v2/blobs/sha256/${manifest.slice(0, 2)}/${manifest}/data`, image.manifest);
+                write(`${manifests}/revisions/sha256/${manifest}/link`, image.digest);
+                write(`${manifests}/tags/v2/index/sha256/${manifest}/link`, image.digest);
+                write(`${manifests}/tags/v2/current/link`, image.digest);
+                const result = await running;
+                const got = await client.request("GET", "/v2/late/a/manifests/v2", undefined, { Accept: MANIFEST_TYPE });
+                expect(got.status, got.body.toString()).toBe(200);
+                expect(sha(got.body)).toBe(manifest);
+                for (const blob of [...image.layers, image.config]) {
+                    const b = await client.request("GET", `/v2/late/a/blobs/sha256:${sha(blob)}`);
+                    expect(b.status, `blob ${sha(blob)}: ${b.body}`).toBe(200);
+                    expect(sha(b.body)).toBe(sha(blob));
+                }
+                expect(result.out).toMatch(/online collection: [1-9]\d* blobs put back \(referenced by a manifest the second mark found\)/);
             });
 
             test("collections run while clients push, mount, retag and re-push garbage; every image stays whole; reclaimed bytes match an offline collection", {

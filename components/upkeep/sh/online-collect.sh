@@ -8,6 +8,8 @@
 #   ONLINE_GRACE_SECONDS  how long before the mark a client's request still counts (a blob checked then,
 #                         its manifest put later)
 #   ONLINE_SETTLE_SECONDS how long each hold waits for the requests already past the front to end and be logged
+#   ONLINE_QUARANTINE_SECONDS how long what the sweep set aside stays aside, the holds gone, before the
+#                         second mark reads which of it a manifest references after all
 #   ONLINE_STORE          Distribution's filesystem storage root as seen here; empty with s3 storage, then:
 #   ONLINE_S3_URL         the storage's root as a path-style object URL (endpoint/bucket/rootdirectory)
 #   ONLINE_S3_REGION      the bucket's region, for signature V4
@@ -244,8 +246,34 @@ collect_online() (
     sort -u "$api_tmp/late" | comm -12 "$api_tmp/aside" - >"$api_tmp/back"
     while read -r hex; do online_put_back "$hex" 2>/dev/null || :; done <"$api_tmp/back"
     put_back=$(sort -u "$api_tmp/back" | wc -l)
-    sort -u "$api_tmp/back" | comm -23 "$api_tmp/aside" - >"$api_tmp/drop"
-    # 7. What stays aside is removed for good.
+    sort -u "$api_tmp/back" | comm -23 "$api_tmp/aside" - >"$api_tmp/aside.rest"
+    mv "$api_tmp/aside.rest" "$api_tmp/aside"
+    # 7. The holds go: Distribution itself now refuses a manifest that names a blob set aside (it checks each
+    # one, the blob-descriptor cache off), and a client that uploads one again stores it anew.
+    online_release
+    set_aside_end=$(date +%s)
+    # 8. The second mark, after the quarantine: a manifest PUT whose blob check passed before the set-aside
+    # and that Distribution wrote later than the log's second reading shows as a revision now, whatever its
+    # log entry; what any manifest references goes back. A mark that fails five times stops the collection,
+    # which puts back everything still aside.
+    wait_left=$((set_aside_end + ONLINE_QUARANTINE_SECONDS - $(date +%s)))
+    [ "$wait_left" -le 0 ] || sleep "$wait_left"
+    mark_tries=0
+    until "$@" registry garbage-collect --dry-run "$online_config" >"$api_tmp/mark2" 2>"$api_tmp/mark2.err"; do
+        mark_tries=$((mark_tries + 1))
+        if [ "$mark_tries" -ge 5 ]; then
+            tail -n 5 "$api_tmp/mark2.err" >&2
+            echo "the second mark failed five times: what was set aside goes back, nothing is removed" >&2
+            exit 1
+        fi
+        sleep 1
+    done
+    sed -n 's/^.*: marking \(manifest\|blob\) sha256:\([0-9a-f]\{64\}\) *$/\2/p' "$api_tmp/mark2" | sort -u |
+        comm -12 "$api_tmp/aside" - >"$api_tmp/referenced"
+    while read -r hex; do online_put_back "$hex" || exit 1; done <"$api_tmp/referenced"
+    referenced=$(wc -l <"$api_tmp/referenced")
+    comm -23 "$api_tmp/aside" "$api_tmp/referenced" >"$api_tmp/drop"
+    # 9. What stays aside is removed for good.
     swept=0 bytes=0
     # The blobs put back are no longer aside; each one dropped leaves the list, so that a failure puts back only the rest.
     cp "$api_tmp/drop" "$api_tmp/aside"
@@ -256,5 +284,6 @@ collect_online() (
         mv "$api_tmp/aside.rest" "$api_tmp/aside"
     done <"$api_tmp/drop"
     [ "$put_back" -eq 0 ] || echo "online collection: $put_back blobs put back (named by a manifest put while the sweep ran)"
+    [ "$referenced" -eq 0 ] || echo "online collection: $referenced blobs put back (referenced by a manifest the second mark found)"
     echo "online collection: $candidates candidates, $(wc -l <"$api_tmp/kept") protected (named by requests since $((ONLINE_GRACE_SECONDS)) s before the mark, or referenced by manifests they named), $swept swept, $bytes bytes reclaimed"
 )
