@@ -170,6 +170,25 @@ online_release() {
     rm -f "$ONLINE_HOLD_DIR"/sha256:* "$ONLINE_HOLD_DIR/manifests"
 }
 
+# online_mark OUT RUNNER...: Distribution's own mark (`registry garbage-collect --dry-run`, sweeping
+# nothing) into OUT, through RUNNER. It reads the storage while clients write it: a link file it reads
+# while a push writes it (empty, so "invalid checksum digest format"), or a manifest deleted under it,
+# fails it. Reading again is safe: up to five times in all, then it fails.
+online_mark() {
+    mark_out=$1
+    shift
+    mark_tries=1
+    until "$@" registry garbage-collect --dry-run "$online_config" >"$mark_out" 2>"$mark_out.err"; do
+        if [ "$mark_tries" -ge 5 ]; then
+            tail -n 5 "$mark_out.err" >&2
+            return 1
+        fi
+        echo "the mark failed ($(tail -n 1 "$mark_out.err" | cut -c1-200)): it starts again"
+        mark_tries=$((mark_tries + 1))
+        sleep 1
+    done
+}
+
 # collect_online CONFIG [RUNNER...]: one online collection. Runs `registry garbage-collect --dry-run
 # CONFIG` through RUNNER for the mark (as collect_garbage does), holds the candidates at the front, reads
 # the access log back to GRACE before the mark, protects what it names, and removes the rest. Prints what
@@ -188,22 +207,10 @@ collect_online() (
     fi
     [ -d "$ONLINE_HOLD_DIR" ] || { echo "the front's hold directory $ONLINE_HOLD_DIR does not exist" >&2; exit 1; }
     online_release
+    # 1. The mark: what no manifest revision references now. T0 is taken before its first try: the record
+    # is read from then on (a mark read again only makes it longer).
     t0=$(date +%s)
-    # 1. The mark: what no manifest revision references now. Distribution's own collector, sweeping nothing.
-    # It reads the storage while clients write it: a link file it reads while a push writes it (empty, so
-    # "invalid checksum digest format"), or a manifest deleted under it, fails it. Reading again is safe.
-    mark_tries=0
-    until "$@" registry garbage-collect --dry-run "$online_config" >"$api_tmp/mark" 2>"$api_tmp/mark.err"; do
-        mark_tries=$((mark_tries + 1))
-        if [ "$mark_tries" -ge 5 ]; then
-            tail -n 5 "$api_tmp/mark.err" >&2
-            echo "the mark failed five times: nothing is swept" >&2
-            exit 1
-        fi
-        echo "the mark failed ($(tail -n 1 "$api_tmp/mark.err" | cut -c1-200)): it starts again"
-        sleep 1
-        t0=$(date +%s)
-    done
+    online_mark "$api_tmp/mark" "$@" || { echo "the mark failed five times: nothing is swept" >&2; exit 1; }
     sed -n 's/^blob eligible for deletion: sha256:\([0-9a-f]\{64\}\)$/\1/p' "$api_tmp/mark" | sort -u >"$api_tmp/candidates"
     candidates=$(wc -l <"$api_tmp/candidates")
     if [ "$candidates" -eq 0 ]; then
@@ -258,16 +265,10 @@ collect_online() (
     # which puts back everything still aside.
     wait_left=$((set_aside_end + ONLINE_QUARANTINE_SECONDS - $(date +%s)))
     [ "$wait_left" -le 0 ] || sleep "$wait_left"
-    mark_tries=0
-    until "$@" registry garbage-collect --dry-run "$online_config" >"$api_tmp/mark2" 2>"$api_tmp/mark2.err"; do
-        mark_tries=$((mark_tries + 1))
-        if [ "$mark_tries" -ge 5 ]; then
-            tail -n 5 "$api_tmp/mark2.err" >&2
-            echo "the second mark failed five times: what was set aside goes back, nothing is removed" >&2
-            exit 1
-        fi
-        sleep 1
-    done
+    online_mark "$api_tmp/mark2" "$@" || {
+        echo "the second mark failed five times: what was set aside goes back, nothing is removed" >&2
+        exit 1
+    }
     sed -n 's/^.*: marking \(manifest\|blob\) sha256:\([0-9a-f]\{64\}\) *$/\2/p' "$api_tmp/mark2" | sort -u |
         comm -12 "$api_tmp/aside" - >"$api_tmp/referenced"
     while read -r hex; do online_put_back "$hex" || exit 1; done <"$api_tmp/referenced"
