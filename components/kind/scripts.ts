@@ -326,8 +326,11 @@ export function kindKeepsPulls(gc: KindGarbageCollection | undefined): boolean {
     return pullHistoryDays(gc?.retention) !== undefined;
 }
 
+/** The harvest (`pullHarvestScript` of kindPaths) as the upkeep container sees it. */
+const PULL_HARVEST = `${WATCHER_BIN}/pull-harvest.sh`;
+
 /** The harvest as the upkeep container runs it; empty without a pull history. */
-const pullHarvestPath = (gc: KindGarbageCollection | undefined) => (kindKeepsPulls(gc) ? `${WATCHER_BIN}/pull-harvest.sh` : "");
+const pullHarvestPath = (gc: KindGarbageCollection | undefined) => (kindKeepsPulls(gc) ? PULL_HARVEST : "");
 
 /** The collection in the front's read-only window (`sh/gc.sh`), as the upkeep container sees its files. */
 export function gcScript(layout: KindLayout, gc: KindGarbageCollection): string {
@@ -469,7 +472,7 @@ export function containersApplyScript(
         WINDOW_DIR: KIND_WINDOW_DIR,
         MAINTENANCE_IMAGES,
         PULLS_DIR: digests.upkeepPulls ? MAINTENANCE_PULLS : "",
-        PULL_HARVEST: digests.upkeepPulls ? `${WATCHER_BIN}/pull-harvest.sh` : "",
+        PULL_HARVEST: digests.upkeepPulls ? PULL_HARVEST : "",
         EGRESS_NETWORK: p.egressNetwork,
         MIRRORS_DIR: p.mirrors,
         MIRROR_PREFIX: mirrorPrefix(layout),
