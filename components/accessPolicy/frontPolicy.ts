@@ -46,6 +46,7 @@ export interface FrontPlacement
         | "blobFiles"
         | "readOnlySignals"
         | "diskFullSignal"
+        | "sweepHold"
         | "mirrors"
     > {
     readonly tls: CaddyTls;
@@ -99,6 +100,7 @@ export function frontPolicy(front: FrontSpec, placement: FrontPlacement): Access
         ...(placement.metrics ? { metrics: placement.metrics } : {}),
         ...(placement.readOnlySignals ? { readOnlySignals: placement.readOnlySignals } : {}),
         ...(placement.diskFullSignal !== undefined ? { diskFullSignal: placement.diskFullSignal } : {}),
+        ...(placement.sweepHold !== undefined ? { sweepHold: placement.sweepHold } : {}),
         ...(mirrors.length > 0 ? { mirrors, mirrorsRequireAuth: front.mirrorsRequireAuth ?? false } : {}),
         ...(front.scopedPushAccounts?.length ? { scopedPushAccounts: front.scopedPushAccounts } : {}),
         ...(front.maven && placement.maven

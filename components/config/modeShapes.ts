@@ -265,10 +265,23 @@ const BACKUP_OF = {
 
 const gc = maintenance.shape.garbageCollection.unwrap().shape;
 const { enabled: _gcEnabled, ...gcOn } = gc;
-/** Garbage collection: its schedule only when on; the external host keeps the script for a run by hand, which deleteUntagged shapes. */
+/**
+ * The collection's mode where only the window runs: "online" needs the front's access log as a file the
+ * collection reads, which only the external host's front writes (in the cluster and on kind it logs to stdout).
+ */
+const windowOnly = z
+    .enum(["window"], {
+        error: (issue) =>
+            issue.input === "online"
+                ? 'is "online", but collection while pushes go on runs on the external host only (registry.mode "external-host"): there the front writes the access log the collection reads as its record; in the cluster and on kind it logs to stdout. Use "window"'
+                : `must be "window", got ${JSON.stringify(issue.input)}`,
+    })
+    .default("window")
+    .describe(gc.mode.description ?? "");
+/** Garbage collection: its schedule only when on; the external host keeps the script for a run by hand, which deleteUntagged and mode shape. */
 const GARBAGE_COLLECTION = {
-    "external-host": switched(gcOn, false, ["deleteUntagged"]),
-    other: switched(gcOn, false),
+    "external-host": switched(gcOn, false, ["deleteUntagged", "mode"]),
+    other: switched({ ...gcOn, mode: windowOnly }, false),
 };
 
 // The default is filled in level by level: an absent `maintenance` is `{}`, and each entry below takes its own default.

@@ -203,6 +203,17 @@ const CROSS_RULES: readonly CrossRule[] = [
               )
             : undefined,
     ),
+    single("online collection leaves untagged manifests to the window", (c) => {
+        const gc = isMode(c, "external-host") ? c.registry.maintenance.garbageCollection : undefined;
+        if (gc?.mode !== "online" || !gc.deleteUntagged) return undefined;
+        const path = ["registry", "maintenance", "garbageCollection", "deleteUntagged"];
+        return fixable(
+            path,
+            setting(path, false),
+            (command) =>
+                `is true, but mode is "online": Distribution deletes untagged manifests only in its offline collection, which needs the read-only window. Set deleteUntagged false (${command}), or mode "window"`,
+        );
+    }),
     single("several replicas need shared storage", (c) => {
         // Only the in-cluster shape takes replicas.
         if (!isMode(c, "in-cluster") || c.registry.replicas <= 1 || c.registry.storage.kind === "s3") return undefined;

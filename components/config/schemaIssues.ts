@@ -69,10 +69,14 @@ export function describeIssue(issue: z.core.$ZodIssue): ConfigProblem[] {
         return [{ key: keyPath(issue.path), message: why }];
     }
     if (issue.code === "invalid_value") {
+        // A value a placement refuses says why in the entry's own words (the collection's mode off the external host).
+        const own = !issue.message.startsWith("Invalid");
         return [
             {
                 key: keyPath(issue.path),
-                message: `is ${JSON.stringify(issue.input)}; allowed: ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`,
+                message: own
+                    ? issue.message
+                    : `is ${JSON.stringify(issue.input)}; allowed: ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`,
             },
         ];
     }

@@ -18,7 +18,7 @@ import type { FrontAccount } from "../shared/front";
 import { type HostCommandArgs, type HostConnection, HostFile, type HostFileArgs, hostCommand, privileged } from "../shared/hostAccess";
 import { HostFilesCheck, type HostFilesCheckArgs } from "../shared/hostFilesCheck";
 import { typeToken } from "../shared/typeToken";
-import { caddyApplyScript, caddyRemoveScript, FRONT_CONTAINER, FRONT_DIR, type HostLayout, hostPaths } from "./scripts";
+import { caddyApplyScript, caddyRemoveScript, FRONT_CONTAINER, type HostLayout, hostPaths } from "./scripts";
 
 /** TLS for the Caddy site. */
 export type HostTls =
@@ -72,10 +72,11 @@ export interface CaddySiteArgs {
     readonly maven?: CaddyMaven;
     /** Caddy's metrics on their loopback listener (monitoring on). */
     readonly metrics?: boolean;
+    /** The online collection's holds (`hostPaths(layout).sweepHold`), read per request: garbage collection in "online" mode. */
+    readonly sweepHold?: boolean;
 }
 
-/** The front's access log, in its own directory (the same path on the host and in its container), which fail2ban reads. */
-export const CADDY_ACCESS_LOG = `${FRONT_DIR}/logs/access.log`;
+export { CADDY_ACCESS_LOG } from "./scripts";
 
 /** The Maven route of the host's site: the repository's path, who may read, and the only account that may deploy. */
 export interface CaddyMaven {
@@ -133,10 +134,12 @@ export function caddySitePolicy(
         // Caddy reads the data directory (mounted read-only into its container) and serves blob
         // downloads from it when it is the container's registry storage; with s3 every download is proxied.
         ...(args.blobFiles ? { blobFiles: args.layout.dataDir } : {}),
-        accessLog: { kind: "file", path: CADDY_ACCESS_LOG },
+        accessLog: { kind: "file", path: paths.accessLog },
         ...(args.metrics ? { metrics: { port: METRICS_PORTS.caddy, bindAddress: "127.0.0.1" } } : {}),
         // The upkeep scripts create the marker for their read-only window.
         readOnlySignals: [{ kind: "file", path: paths.readOnlyMarker }],
+        // The online collection writes a hold per blob it sweeps, and one for manifests, in this directory.
+        ...(args.sweepHold ? { sweepHold: paths.sweepHold } : {}),
         // The disk guard's script creates its marker while the data disk is almost full.
         ...(args.diskGuard ? { diskFullSignal: paths.diskFullMarker } : {}),
         mirrors: args.mirrors,

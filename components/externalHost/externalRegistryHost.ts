@@ -20,6 +20,7 @@ import { withFormerType } from "../shared/formerType";
 import { frontUsers, type RegistryFront, resolveFront } from "../shared/front";
 import type { HostConnection, HostTarget } from "../shared/hostAccess";
 import { typeToken } from "../shared/typeToken";
+import { onlineS3Url } from "../upkeep/onlineCollection";
 import type { Retention } from "../upkeep/retention";
 import { CADDY_ACCESS_LOG, CaddySite, type CaddySiteArgs, type HostTls } from "./caddySite";
 import { HostMonitoring, type HostMonitoringArgs, hostReporting, monitoringPaths } from "./hostMonitoring";
@@ -35,6 +36,7 @@ import {
     type DiskGuard,
     defaultHostLayout,
     FRONT_CONTAINER,
+    type GcMode,
     hostPaths,
     mirrorsDirOf,
     type PasswordRotation,
@@ -101,11 +103,18 @@ export interface ExternalRegistryHostArgs extends RegistryFront {
     /** Same-origin web UI container; none when unset. */
     readonly ui?: { readonly image: string };
     /**
-     * Scheduled garbage collection (in a read-only window, checked afterwards): whether it runs, when
-     * (cron; default "30 3 * * 0"), and whether it also removes untagged manifests (default false).
-     * @default { enabled: false, schedule: "30 3 * * 0", deleteUntagged: false }
+     * Scheduled garbage collection, checked afterwards: whether it runs, when (cron; default "30 3 * * 0"),
+     * whether it also removes untagged manifests (default false), and how: in a read-only window
+     * ("window", the default) or while pushes go on ("online", not with deleteUntagged; Distribution then
+     * runs without its blob-descriptor cache).
+     * @default { enabled: false, schedule: "30 3 * * 0", deleteUntagged: false, mode: "window" }
      */
-    readonly garbageCollection?: { readonly enabled: boolean; readonly schedule?: string; readonly deleteUntagged?: boolean };
+    readonly garbageCollection?: {
+        readonly enabled: boolean;
+        readonly schedule?: string;
+        readonly deleteUntagged?: boolean;
+        readonly mode?: GcMode;
+    };
     /** Tag retention, run by garbage collection in its window; none when unset. */
     readonly retention?: Retention;
     /** Scheduled backups off the host, and the restore command; none when unset. */
@@ -191,6 +200,7 @@ export function resolveExternalRegistryHost(args: ExternalRegistryHostArgs) {
             enabled: args.garbageCollection?.enabled ?? false,
             schedule: args.garbageCollection?.schedule ?? DEFAULT_GC_SCHEDULE,
             deleteUntagged: args.garbageCollection?.deleteUntagged ?? false,
+            mode: args.garbageCollection?.mode ?? "window",
         } satisfies UpkeepSpec["garbageCollection"],
         ...(monitoring ? { monitoring } : {}),
         /** The host's directories and files. */
@@ -355,6 +365,8 @@ function hostContainerSteps(
                 storage: args.storage,
                 deletesEnabled: args.deletes.api,
                 ...(args.distributionConfig ? { distributionConfig: args.distributionConfig } : {}),
+                // Collected while pushes go on, Distribution must check every blob a manifest names (distribution#3743).
+                ...(args.garbageCollection.mode === "online" ? { blobDescriptorCache: false } : {}),
             },
             dependsOn: ["packages"],
         },
@@ -420,6 +432,7 @@ function hostSiteStep(name: string, args: ResolvedExternalRegistryHost): Externa
             diskGuard: args.diskGuard !== undefined && !s3,
             upstream: `unix/${hostPaths(layout).registrySocket}`,
             metrics: monitored,
+            sweepHold: args.garbageCollection.mode === "online",
             uiUpstream: args.ui && `127.0.0.1:${UI_HOST_PORT}`,
             mirrors: mirrorRoutes,
             mirrorsRequireAuth: args.mirrorsRequireAuth,
@@ -451,6 +464,9 @@ function hostJobSteps(name: string, args: ResolvedExternalRegistryHost): Pick<Ex
                 spec: registry,
                 specFingerprint: containerFingerprint,
                 garbageCollection: args.garbageCollection,
+                ...(args.garbageCollection.mode === "online" && args.storage.kind === "s3"
+                    ? { onlineS3: { url: onlineS3Url(args.storage), region: args.storage.region } }
+                    : {}),
                 backup: args.backup,
                 maven:
                     mavenSpec && mavenFingerprint !== undefined && args.maven

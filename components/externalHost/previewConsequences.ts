@@ -31,7 +31,7 @@ import { MAVEN_CONTAINER_TYPE } from "./mavenContainer";
 import { PURGE_ON_DESTROY_TYPE, purgeMarkerStepName } from "./purgeOnDestroy";
 import { REGISTRY_CONTAINER_TYPE } from "./registryContainer";
 import { UI_CONTAINER_TYPE } from "./uiContainer";
-import { RETENTION_SCRIPT_ROLE } from "./upkeep";
+import { GC_SCRIPT_ROLE, RETENTION_SCRIPT_ROLE } from "./upkeep";
 
 /** The resources the external host's rules read. */
 export const EXTERNAL_HOST_TARGETS = {
@@ -48,6 +48,12 @@ export const EXTERNAL_HOST_TARGETS = {
         types: COMMANDS,
         parentType: HOST_FILE_TYPE,
         named: (r) => r.parentName.endsWith(`-${RETENTION_SCRIPT_ROLE}`) && r.name === `${r.parentName}-write`,
+    },
+    /** The write of the garbage-collection script (its mode is its GC_MODE parameter). */
+    hostGc: {
+        types: COMMANDS,
+        parentType: HOST_FILE_TYPE,
+        named: (r) => r.parentName.endsWith(`-${GC_SCRIPT_ROLE}`) && r.name === `${r.parentName}-write`,
     },
 } as const satisfies Record<string, Target>;
 
@@ -210,5 +216,35 @@ const hostRetention: Rule = (c) => {
     return pulledDaysFindings(olds, news, applies, "from the front's access log on the host");
 };
 
+/**
+ * Garbage collection's mode on the external host: from the window to online, pushes go on during the
+ * collection and Distribution loses its blob-descriptor cache (its container's own line says it is recreated);
+ * back to the window, every collection refuses pushes again for its length.
+ */
+const hostGcMode: Rule = (c) => {
+    if (!is(c, EXTERNAL_HOST_TARGETS.hostGc) || c.op !== "update") return [];
+    if (changeAt(c, "stdin") === "no") return [];
+    const before = scriptParameters(c.olds.stdin).GC_MODE ?? "window";
+    const after = scriptParameters(c.news.stdin).GC_MODE;
+    if (after === undefined || before === after) return [];
+    return [
+        {
+            kind: "other",
+            text:
+                after === "online"
+                    ? "garbage collection on the external host runs while pushes go on from its next run (mode online): no read-only window for the collection, a few seconds' one only for retention's removals and Maven's clean-up; the front holds back what touches a blob being swept, and Distribution runs without its blob-descriptor cache (docs/deletes-and-gc.md, Collection while pushes go on)"
+                    : "garbage collection on the external host goes back to its read-only window from its next run (mode window): pushes get 503 for each collection's length, and Distribution gets its blob-descriptor cache back",
+        },
+    ];
+};
+
 /** The external host's rules, in the order the summary applies them. */
-export const EXTERNAL_HOST_RULES: readonly Rule[] = [hostRegistry, hostCaddy, hostOtherContainer, hostLoginLimit, hostData, hostRetention];
+export const EXTERNAL_HOST_RULES: readonly Rule[] = [
+    hostRegistry,
+    hostCaddy,
+    hostOtherContainer,
+    hostLoginLimit,
+    hostData,
+    hostRetention,
+    hostGcMode,
+];

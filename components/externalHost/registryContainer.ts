@@ -55,6 +55,11 @@ export interface RegistryContainerArgs {
     readonly deletesEnabled: boolean;
     /** Additions to config.yml (`registry.distributionConfig`), in the read-only variant too; none when unset. */
     readonly distributionConfig?: DistributionSettings;
+    /**
+     * Distribution's in-memory blob-descriptor cache; on unless false. Off for online garbage collection, whose
+     * safety needs Distribution to check every blob a manifest names (docs/decisions/online-collection.md).
+     */
+    readonly blobDescriptorCache?: boolean;
 }
 
 /** The storage as the container's scripts see it (what to mount, which bucket), without credentials. */
@@ -101,6 +106,7 @@ export function planRegistryContainer(name: string, args: RegistryContainerArgs)
             // On the container's loopback: only the metrics relay, in the same network namespace, reaches it.
             ...(spec.metrics ? { metricsAddr: `127.0.0.1:${DEBUG_LISTENER_PORT}` } : {}),
             ...(args.distributionConfig ? { settings: args.distributionConfig } : {}),
+            ...(args.blobDescriptorCache === false ? { blobDescriptorCache: false } : {}),
         });
     const writable = configText(false);
     const readOnlyText = configText(true);

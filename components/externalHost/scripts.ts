@@ -22,6 +22,7 @@ import { FRONT_ENVIRONMENT, FRONT_MEMORY } from "../shared/front";
 import { renderShellScript, type ShellParams } from "../shared/shellScript";
 import { FRONT_WINDOW_PARAMS } from "../upkeep/frontWindow";
 import { type MavenCleanup, mavenCleanupParams } from "../upkeep/mavenCleanup";
+import { ONLINE_COLLECTION } from "../upkeep/onlineCollection";
 import { type JobReporting, reportingParams } from "../upkeep/reporting";
 import { RETENTION_TEXTFILE } from "../upkeep/retention";
 import { type ConnectionCapPaths, connectionCapParams, connectionCapRemoveParams } from "./connectionCap";
@@ -98,6 +99,12 @@ export function defaultHostLayout(dataDir: string, mavenDataDir: string = DEFAUL
 /** The front's directory on the host (HostLayout.frontDir). */
 export const FRONT_DIR = "/var/lib/dso-registry-front";
 
+/**
+ * The front's access log, in its own directory (the same path on the host and in its container): fail2ban
+ * reads it, the pull history is made from it, and online garbage collection reads it as its record.
+ */
+export const CADDY_ACCESS_LOG = `${FRONT_DIR}/logs/access.log`;
+
 /** The front's container: Caddy from `registry.caddyImage`, on the host's network. */
 export const FRONT_CONTAINER = "dso-registry-front";
 
@@ -128,6 +135,11 @@ export function hostPaths(layout: HostLayout) {
         mavenConfigDir: `${layout.registryConfigDir}/maven`,
         /** Exists only during the read-only window; Caddy answers writes with 503 while it does. */
         readOnlyMarker: `${layout.caddyDir}/read-only`,
+        /**
+         * The online collection's holds (`AccessPolicy.sweepHold`): a file per blob being swept and one for
+         * manifests, which the front reads per request (through its mount of `caddyDir`) and the collection writes.
+         */
+        sweepHold: `${layout.caddyDir}/sweep-hold`,
         /** Exists while the disk guard refuses new uploads (registry.diskGuard); Caddy answers them 507 while it does. */
         diskFullMarker: `${layout.caddyDir}/disk-full`,
         /** Exists while the disk guard refuses Maven deploys (the Maven data directory's file system); Caddy answers them 507 while it does. */
@@ -146,6 +158,8 @@ export function hostPaths(layout: HostLayout) {
         retentionScript: `${layout.binDir}/dso-registry-retention`,
         /** Reads the front's access log into the pull history (retention's keepPulledWithinDays). */
         pullsScript: `${layout.binDir}/dso-registry-pulls`,
+        /** The front's access log (`CADDY_ACCESS_LOG` in the production layout). */
+        accessLog: `${layout.frontDir}/logs/access.log`,
         /** The pull history, in the front's directory beside its logs: it survives restarts and log rotation. */
         pullHistory: `${layout.frontDir}/pull-history`,
         restoreScript: `${layout.binDir}/dso-registry-restore`,
@@ -390,8 +404,16 @@ export function caddyRemoveScript(layout: HostLayout): string {
     });
 }
 
+/** How garbage collection runs (`registry.maintenance.garbageCollection.mode`). */
+export type GcMode = "window" | "online";
+
 export interface UpkeepSpec {
-    readonly garbageCollection: { readonly enabled: boolean; readonly schedule: string; readonly deleteUntagged: boolean };
+    readonly garbageCollection: {
+        readonly enabled: boolean;
+        readonly schedule: string;
+        readonly deleteUntagged: boolean;
+        readonly mode: GcMode;
+    };
     /** The pull history is read from the access log every hour (retention's keepPulledWithinDays). */
     readonly pulls?: boolean;
     /** Scheduled backups; none when unset. */
@@ -399,12 +421,15 @@ export interface UpkeepSpec {
 }
 
 /**
- * The garbage-collection script (a file on the host, dso-registry-gc.sh): the registry recreated
- * read-only inside the front's window, the collection (and the Maven repository's, with `maven`),
- * the writable registry back with an empty cache, then dso-registry-verify. With `retention`,
- * dso-registry-retention reads the tags and writes its plan before the window, and makes the plan's
- * removals first inside it, while Distribution is still writable. Why the window:
- * docs/decisions/maintenance-window.md.
+ * The garbage-collection script (a file on the host, dso-registry-gc.sh). In `window` mode: the registry
+ * recreated read-only inside the front's window, the collection (and the Maven repository's, with `maven`),
+ * the writable registry back with an empty cache, then dso-registry-verify. In `online` mode: Distribution
+ * stays up and writable and the collection runs while pushes go on (online-collect.sh, with the front's holds
+ * in `sweepHold` and its access log as the record; with s3 storage it reaches the bucket at `online.s3Url`);
+ * only retention's removals and Maven's clean-up get a read-only window of their own, without a restart.
+ * With `retention`, dso-registry-retention reads the tags and writes its plan before any window, and makes
+ * the plan's removals first inside it, while Distribution is writable. Why the window:
+ * docs/decisions/maintenance-window.md; why online is safe: docs/decisions/online-collection.md.
  */
 export function gcScript(
     spec: ContainerSpec,
@@ -414,9 +439,22 @@ export function gcScript(
     reporting?: JobReporting,
     retention = false,
     pulls = false,
+    online?: { readonly s3Url?: string; readonly s3Region?: string },
 ): string {
     const paths = hostPaths(spec.layout);
     return hostScript("dso-registry-gc.sh", {
+        GC_MODE: online ? "online" : "window",
+        ONLINE_HOLD_DIR: online ? paths.sweepHold : "",
+        ONLINE_ACCESS_LOG: online ? paths.accessLog : "",
+        ONLINE_GRACE_SECONDS: ONLINE_COLLECTION.graceSeconds,
+        ONLINE_SETTLE_SECONDS: ONLINE_COLLECTION.settleSeconds,
+        ONLINE_QUARANTINE_SECONDS: ONLINE_COLLECTION.quarantineSeconds,
+        ONLINE_S3_URL: online?.s3Url ?? "",
+        ONLINE_S3_REGION: online?.s3Region ?? "",
+        // Distribution's own API for the collection's manifest reads (registry-api.sh), over its unix socket.
+        REGISTRY_URL: "http://localhost",
+        HTTP_CLIENT: "curl",
+        UNIX_SOCKET: paths.registrySocket,
         ...lockParams(spec.layout),
         MARKER: paths.readOnlyMarker,
         ...FRONT_WINDOW_PARAMS,

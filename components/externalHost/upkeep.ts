@@ -72,7 +72,15 @@ export interface HostUpkeepArgs {
     readonly reporting?: JobReporting;
     /** Tag retention, run by garbage collection in its window; none when unset. */
     readonly retention?: Retention;
+    /**
+     * With online garbage collection and s3 storage: the storage's root as the collection addresses it
+     * (`onlineS3Url`) and the bucket's region; the key is read from the registry's environment file when it runs.
+     */
+    readonly onlineS3?: { readonly url: string; readonly region: string };
 }
+
+/** The role of the garbage-collection script among `HostUpkeep`'s files: its HostFile is `<name>-gc-script`. */
+export const GC_SCRIPT_ROLE = "gc-script";
 
 /** The role of tag retention's script among `HostUpkeep`'s files: its HostFile is `<name>-retention-script`. */
 export const RETENTION_SCRIPT_ROLE = "retention-script";
@@ -113,7 +121,7 @@ export function planHostUpkeep(name: string, args: HostUpkeepArgs): HostUpkeepPl
 
     script("verify-script", paths.verifyScript, verifyScript(spec, reporting && { ...reporting, self: paths.verifyScript }));
     script(
-        "gc-script",
+        GC_SCRIPT_ROLE,
         paths.gcScript,
         gcScript(
             spec,
@@ -123,6 +131,9 @@ export function planHostUpkeep(name: string, args: HostUpkeepArgs): HostUpkeepPl
             reporting,
             args.retention !== undefined,
             pullDays !== undefined,
+            garbageCollection.mode === "online"
+                ? { ...(args.onlineS3 ? { s3Url: args.onlineS3.url, s3Region: args.onlineS3.region } : {}) }
+                : undefined,
         ),
     );
     script("status-script", paths.statusScript, statusScript(spec, args.status));

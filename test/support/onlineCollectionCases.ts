@@ -16,9 +16,8 @@
  * blobs an offline collection of the same state lists (`--dry-run`), byte for byte, after which a real
  * offline collection finds nothing more to remove.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
-import * as https from "node:https";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { renderShellScript } from "../../components/shared/shellScript";
@@ -26,6 +25,7 @@ import { renderVerifyScript } from "../../components/upkeep/verify";
 import { pinnedCaddy } from "./caddyBinaries";
 import { type DistributionBinary, distributionBinaries } from "./distributionBinaries";
 import { type RealRegistry, startRealRegistry } from "./realRegistry";
+import { Client, type Image, MANIFEST_TYPE, makeImage, sha } from "./registryWire";
 import { S3_REGION, type S3Server, startS3Server } from "./s3Server";
 import { run } from "./serverProcess";
 
@@ -44,160 +44,7 @@ const GRACE_SECONDS = 2;
 /** How long the sweep keeps what it set aside before the second mark: long enough here for the test to write a late manifest. */
 const QUARANTINE_SECONDS = 3;
 
-const sha = (data: Buffer | string) => createHash("sha256").update(data).digest("hex");
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-interface Answer {
-    readonly status: number;
-    readonly headers: Record<string, string | string[] | undefined>;
-    readonly body: Buffer;
-}
-
-/** An image as a client pushes it: its blobs' contents and its manifest. */
-interface Image {
-    readonly layers: readonly Buffer[];
-    readonly config: Buffer;
-    readonly manifest: Buffer;
-    readonly digest: string;
-}
-
-const MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json";
-
-function makeImage(layers: readonly Buffer[]): Image {
-    const config = Buffer.from(
-        JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: layers.map((l) => `sha256:${sha(l)}`) } }),
-    );
-    const manifest = Buffer.from(
-        JSON.stringify({
-            schemaVersion: 2,
-            mediaType: MANIFEST_TYPE,
-            config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: `sha256:${sha(config)}`, size: config.length },
-            layers: layers.map((l) => ({
-                mediaType: "application/vnd.oci.image.layer.v1.tar",
-                digest: `sha256:${sha(l)}`,
-                size: l.length,
-            })),
-        }),
-    );
-    return { layers, config, manifest, digest: `sha256:${sha(manifest)}` };
-}
-
-/** What a client does with the registry, through the front, as the push account. */
-class Client {
-    readonly agent: https.Agent;
-    /** Answers the front gave that a client has to cope with: 503s, manifests refused for a missing blob. */
-    readonly counts = { requests: 0, unavailable: 0, blobUnknown: 0, linkRace: 0 };
-    constructor(
-        private readonly registry: RealRegistry,
-        private readonly auth = `Basic ${Buffer.from(`${registry.push.username}:${registry.push.password}`).toString("base64")}`,
-    ) {
-        this.agent = new https.Agent({ keepAlive: true, ca: registry.ca.caCertPem, maxSockets: 8 });
-    }
-
-    request(method: string, pathAndQuery: string, body?: Buffer, headers: Record<string, string> = {}): Promise<Answer> {
-        this.counts.requests++;
-        return new Promise((resolve, reject) => {
-            const req = https.request(
-                {
-                    host: "127.0.0.1",
-                    port: this.registry.caddyPort,
-                    method,
-                    path: pathAndQuery,
-                    agent: this.agent,
-                    headers: { Authorization: this.auth, ...(body ? { "Content-Length": String(body.length) } : {}), ...headers },
-                },
-                (res) => {
-                    const chunks: Buffer[] = [];
-                    res.on("data", (c: Buffer) => chunks.push(c));
-                    res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-                    res.on("error", reject);
-                },
-            );
-            req.on("error", reject);
-            req.end(body);
-        });
-    }
-
-    /** A request retried while the front answers 503 (the hold), as the Retry-After says, at most a minute. */
-    async retrying(method: string, pathAndQuery: string, body?: Buffer, headers: Record<string, string> = {}): Promise<Answer> {
-        for (let i = 0; ; i++) {
-            const answer = await this.request(method, pathAndQuery, body, headers);
-            if (answer.status !== 503) return answer;
-            this.counts.unavailable++;
-            if (i > 120) throw new Error(`${method} ${pathAndQuery}: 503 for a minute`);
-            await sleep(500);
-        }
-    }
-
-    /** A blob into `repo`: checked first (HEAD), uploaded when the registry says it does not have it. */
-    async pushBlob(repo: string, data: Buffer): Promise<void> {
-        const digest = `sha256:${sha(data)}`;
-        const check = await this.request("HEAD", `/v2/${repo}/blobs/${digest}`);
-        if (check.status === 200) return;
-        if (check.status !== 404) throw new Error(`HEAD blob ${digest} in ${repo}: ${check.status}`);
-        await this.upload(repo, data);
-    }
-
-    async upload(repo: string, data: Buffer): Promise<void> {
-        const digest = `sha256:${sha(data)}`;
-        const start = await this.retrying("POST", `/v2/${repo}/blobs/uploads/`);
-        if (start.status !== 202) throw new Error(`POST upload in ${repo}: ${start.status} ${start.body}`);
-        const location = new URL(String(start.headers.location), this.registry.url);
-        location.searchParams.set("digest", digest);
-        const commit = await this.retrying("PUT", `${location.pathname}${location.search}`, data, {
-            "Content-Type": "application/octet-stream",
-        });
-        if (commit.status !== 201) throw new Error(`PUT upload ${digest} in ${repo}: ${commit.status} ${commit.body}`);
-    }
-
-    /** A blob mounted from `from` into `repo` (uploaded when the registry does not mount it). */
-    async mountBlob(repo: string, from: string, data: Buffer): Promise<void> {
-        const digest = `sha256:${sha(data)}`;
-        const mount = await this.retrying(
-            "POST",
-            `/v2/${repo}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`,
-        );
-        if (mount.status === 201) return;
-        if (mount.status !== 202) throw new Error(`mount ${digest} from ${from} into ${repo}: ${mount.status} ${mount.body}`);
-        const location = new URL(String(mount.headers.location), this.registry.url);
-        location.searchParams.set("digest", digest);
-        const commit = await this.retrying("PUT", `${location.pathname}${location.search}`, data, {
-            "Content-Type": "application/octet-stream",
-        });
-        if (commit.status !== 201) throw new Error(`PUT upload ${digest} in ${repo}: ${commit.status} ${commit.body}`);
-    }
-
-    /** The manifest under `tag`: true when it landed, false when it names a blob the registry does not have. */
-    async putManifest(repo: string, tag: string, image: Image): Promise<boolean> {
-        const put = await this.retrying("PUT", `/v2/${repo}/manifests/${tag}`, image.manifest, { "Content-Type": MANIFEST_TYPE });
-        if (put.status === 201) {
-            expect(put.headers["docker-content-digest"]).toBe(image.digest);
-            return true;
-        }
-        if (put.status === 400 && /BLOB_UNKNOWN/.test(put.body.toString())) {
-            this.counts.blobUnknown++;
-            return false;
-        }
-        throw new Error(`PUT manifest ${repo}:${tag}: ${put.status} ${put.body}`);
-    }
-
-    /** A whole image pushed to `repo:tag`, started again (blobs checked again) while a manifest names a missing blob. */
-    async pushImage(repo: string, tag: string, image: Image, mountFrom?: string): Promise<void> {
-        for (let attempt = 0; attempt < 5; attempt++) {
-            for (const blob of [...image.layers, image.config]) {
-                if (mountFrom && attempt === 0) await this.mountBlob(repo, mountFrom, blob);
-                else await this.pushBlob(repo, blob);
-            }
-            if (await this.putManifest(repo, tag, image)) return;
-        }
-        throw new Error(`${repo}:${tag}: a manifest naming a missing blob five times`);
-    }
-
-    async deleteImage(repo: string, image: Image): Promise<void> {
-        const answer = await this.request("DELETE", `/v2/${repo}/manifests/${image.digest}`);
-        if (answer.status !== 202) throw new Error(`DELETE ${repo}@${image.digest}: ${answer.status} ${answer.body}`);
-    }
-}
 
 interface Landed {
     readonly repo: string;
@@ -256,7 +103,13 @@ export function describeOnlineCollection(storage: Storage): void {
                     blobDescriptorCache: false,
                     ...(s3 ? { s3: { server: s3, bucket } } : {}),
                 });
-                client = new Client(registry);
+                client = new Client({
+                    address: "127.0.0.1",
+                    port: registry.caddyPort as number,
+                    caCertPem: registry.ca.caCertPem,
+                    username: registry.push.username,
+                    password: registry.push.password,
+                });
                 bin = path.join(registry.dir, "bin");
                 run("mkdir", ["-p", bin]);
                 symlinkSync(c.binary.path, path.join(bin, "registry"));

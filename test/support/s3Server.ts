@@ -17,6 +17,7 @@ import { spawnSync } from "node:child_process";
 import { createHash, createHmac, randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import * as path from "node:path";
+import type { TestNetns } from "./netns";
 import { freePort, privateDir, removeDir, type ServerProcess, startServer, waitForPort } from "./serverProcess";
 
 export interface S3Server {
@@ -119,9 +120,12 @@ const xmlText = (text: string) =>
 /**
  * Starts versitygw on a free port of `address` (loopback unless given; a test namespace's host end
  * makes it reachable from inside the namespace) with a generated root key, and creates `buckets`
- * through the S3 API.
+ * through the S3 API. With `inside`, it runs inside that namespace on its address (unless given): the
+ * containers of a Docker engine there reach it too, which the engine's unmasqueraded bridge keeps from
+ * the namespace's host end.
  */
-export async function startS3Server(buckets: readonly string[], address = "127.0.0.1"): Promise<S3Server> {
+export async function startS3Server(buckets: readonly string[], address?: string, inside?: TestNetns): Promise<S3Server> {
+    const listen = address ?? inside?.address ?? "127.0.0.1";
     const command = s3ServerBinary();
     const dir = privateDir("s3");
     const root = path.join(dir, "root");
@@ -131,14 +135,16 @@ export async function startS3Server(buckets: readonly string[], address = "127.0
         accessKeyId: `AKIA${randomBytes(8).toString("hex").toUpperCase()}`,
         secretAccessKey: randomBytes(30).toString("base64"),
     };
-    const server = startServer(command, ["--port", `${address}:${port}`, "--region", S3_REGION, "--quiet", "posix", root], {
+    const env = {
         PATH: "/usr/sbin:/usr/bin:/sbin:/bin",
         ROOT_ACCESS_KEY_ID: credentials.accessKeyId,
         ROOT_SECRET_ACCESS_KEY: credentials.secretAccessKey,
-    });
-    const endpoint = `http://${address}:${port}`;
+    };
+    const args = ["--port", `${listen}:${port}`, "--region", S3_REGION, "--quiet", "posix", root];
+    const server = inside ? inside.startServer(command, args, env) : startServer(command, args, env);
+    const endpoint = `http://${listen}:${port}`;
     try {
-        await waitForPort(port, 30_000, "versitygw", address);
+        await waitForPort(port, 30_000, "versitygw", listen);
         for (const bucket of buckets) await signedRequest("PUT", new URL(`${endpoint}/${bucket}`), credentials);
     } catch (error) {
         const output = server.output();

@@ -45,7 +45,7 @@ describe("resolveExternalRegistryHost", () => {
             storage: { kind: "filesystem" },
             purgeDataOnDestroy: false,
             installPackages: true,
-            garbageCollection: { enabled: false, schedule: "30 3 * * 0", deleteUntagged: false },
+            garbageCollection: { enabled: false, schedule: "30 3 * * 0", deleteUntagged: false, mode: "window" },
         });
     });
 
@@ -65,7 +65,7 @@ describe("resolveExternalRegistryHost", () => {
             storage: { kind: "filesystem" },
             purgeDataOnDestroy: true,
             installPackages: false,
-            garbageCollection: { enabled: true, schedule: "0 4 * * *", deleteUntagged: true },
+            garbageCollection: { enabled: true, schedule: "0 4 * * *", deleteUntagged: true, mode: "online" },
         } as const satisfies ExternalRegistryHostArgs;
         expect(settings(resolveExternalRegistryHost(given))).toEqual(given);
     });
@@ -75,6 +75,7 @@ describe("resolveExternalRegistryHost", () => {
             enabled: true,
             schedule: "30 3 * * 0",
             deleteUntagged: false,
+            mode: "window",
         });
     });
 

@@ -142,6 +142,26 @@ describe("each mode's shape", () => {
             /registry\.maintenance\.garbageCollection\.enabled: is true, but registry\.mode "existing" is not ours to run/,
         ],
         ["in-cluster", { ui: { enabled: "yes" } }, /registry\.ui\.enabled: must be true or false, got "yes"/],
+        [
+            "in-cluster",
+            { maintenance: { garbageCollection: { enabled: true, mode: "online" } } },
+            /registry\.maintenance\.garbageCollection\.mode: is "online", but collection while pushes go on runs on the external host only/,
+        ],
+        [
+            "kind",
+            { maintenance: { garbageCollection: { enabled: true, mode: "online" } } },
+            /registry\.maintenance\.garbageCollection\.mode: is "online", but collection while pushes go on runs on the external host only/,
+        ],
+        [
+            "external-host",
+            { maintenance: { garbageCollection: { enabled: true, mode: "online", deleteUntagged: true } } },
+            /registry\.maintenance\.garbageCollection\.deleteUntagged: is true, but mode is "online": Distribution deletes untagged manifests only in its offline collection.*pulumi config set --path 'dso-registry:registry\.maintenance\.garbageCollection\.deleteUntagged' false/,
+        ],
+        [
+            "external-host",
+            { maintenance: { garbageCollection: { enabled: true, mode: "nightly" } } },
+            /registry\.maintenance\.garbageCollection\.mode: .*"window".*"online"/,
+        ],
     ] as const)("mode %s refuses registry %j", (mode, registry, says) => {
         const problems = problemsOf(withRegistry(mode, registry));
         expect(
@@ -158,6 +178,17 @@ describe("each mode's shape", () => {
             enabled: false,
             deleteUntagged: true,
         });
+    });
+
+    it("takes online garbage collection on the external host, on or off (the script stays for a run by hand), window the default", () => {
+        for (const enabled of [true, false]) {
+            const raw = withRegistry("external-host", { maintenance: { garbageCollection: { enabled, mode: "online" } } });
+            const { warnings, config } = parseConfig(raw, {}, { allowMissingSecrets: true });
+            expect(warnings.filter((w) => w.key.includes("garbageCollection"))).toEqual([]);
+            expect(config.registry.mode === "external-host" && config.registry.maintenance.garbageCollection.mode).toBe("online");
+        }
+        const plain = parseConfig(stacks["external-host"](), {}, { allowMissingSecrets: true }).config;
+        expect(plain.registry.mode === "external-host" && plain.registry.maintenance.garbageCollection.mode).toBe("window");
     });
 
     it("refuses listed nodes without delivery ssh, and delivery ssh without nodes", () => {

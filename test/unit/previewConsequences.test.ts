@@ -269,18 +269,21 @@ const credentialUpdate = (password: string, detailedDiff?: Record<string, { kind
         detailedDiff,
     });
 
-/** An update of tag retention's script on the external host, from one MODE and RULES to another. */
-const retentionScriptUpdate = (before: Record<string, string>, after: Record<string, string>) => {
+/** An update of one of the upkeep's scripts on the external host (by its role), from some parameters to others. */
+const upkeepScriptUpdate = (role: string, before: Record<string, string>, after: Record<string, string>) => {
     const chain = [HOST, "dso-registry:externalHost:HostUpkeep", HOST_FILE_TYPE, REMOTE];
     return step({
         op: "update",
         chain,
-        name: "registry-host-upkeep-retention-script-write",
-        parent: urn(chain.slice(0, 3), "registry-host-upkeep-retention-script"),
+        name: `registry-host-upkeep-${role}-write`,
+        parent: urn(chain.slice(0, 3), `registry-host-upkeep-${role}`),
         olds: { connection, stdin: script(before) },
         news: { connection, stdin: script(after) },
     });
 };
+/** An update of tag retention's script on the external host, from one MODE and RULES to another. */
+const retentionScriptUpdate = (before: Record<string, string>, after: Record<string, string>) =>
+    upkeepScriptUpdate("retention-script", before, after);
 
 /** An update of tag retention's script in kind.dataDir on the Docker host, from one MODE and RULES to another. */
 const kindRetentionScriptUpdate = (before: Record<string, string>, after: Record<string, string>) => {
@@ -436,6 +439,21 @@ const CASES: readonly (readonly [string, readonly PreviewStep[], Expected])[] = 
                 'tag retention: "ci/" keeps tags pulled within 30 days, from the fronts\' logs that CronJob registry-pulls harvests every 15 minutes into ConfigMap registry-pull-history',
             ],
         ],
+    ],
+    [
+        "garbage collection on the external host turned online: pushes go on during it, and Distribution loses its cache",
+        [upkeepScriptUpdate("gc-script", { GC_MODE: "window", DELETE_UNTAGGED: "false" }, { GC_MODE: "online", DELETE_UNTAGGED: "false" })],
+        [["other", "garbage collection on the external host runs while pushes go on from its next run (mode online)"]],
+    ],
+    [
+        "garbage collection on the external host back to the window: pushes get 503 again for its length",
+        [upkeepScriptUpdate("gc-script", { GC_MODE: "online" }, { GC_MODE: "window" })],
+        [["other", "garbage collection on the external host goes back to its read-only window from its next run (mode window)"]],
+    ],
+    [
+        "the garbage-collection script changes, its mode as it was: nothing to tell of the mode",
+        [upkeepScriptUpdate("gc-script", { GC_MODE: "window", DELETE_UNTAGGED: "false" }, { GC_MODE: "window", DELETE_UNTAGGED: "true" })],
+        [],
     ],
     [
         "retention's rules change, keepPulledWithinDays as it was: nothing to tell",

@@ -220,7 +220,8 @@ describe("on the external host", () => {
         expect(text).toContain("RETENTION_SCRIPT='/usr/local/sbin/dso-registry-retention'");
         const plan = text.indexOf('"${DSO_ROOT:-}$RETENTION_SCRIPT" plan "$plan" || retention_failed=yes');
         const window = text.indexOf('open_front_window "$marker" "${DSO_ROOT:-}$REGISTRY_DATA_DIR"; fi');
-        const retention = text.indexOf('"${DSO_ROOT:-}$RETENTION_SCRIPT" apply "$plan" || retention_failed=yes');
+        // The window's removals: the last of the two (the first is online mode's, in a function defined before).
+        const retention = text.lastIndexOf('"${DSO_ROOT:-}$RETENTION_SCRIPT" apply "$plan" || retention_failed=yes');
         const readOnly = text.indexOf("run_registry read-only config-readonly.yml");
         expect(plan).toBeGreaterThan(0);
         expect(window).toBeGreaterThan(plan);

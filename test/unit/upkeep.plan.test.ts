@@ -15,7 +15,7 @@ const minimal: HostUpkeepArgs = {
     connection: { kind: "local", name: "here", sudo: true },
     spec: { name: REGISTRY_CONTAINER, image: "registry:3.1.2", layout: defaultHostLayout("/srv/data/registry") },
     specFingerprint: "fp",
-    garbageCollection: { enabled: false, schedule: "30 3 * * 0", deleteUntagged: false },
+    garbageCollection: { enabled: false, schedule: "30 3 * * 0", deleteUntagged: false, mode: "window" },
     status: { host: "registry.example.com", port: 443, textfileDir: "" },
 };
 const sftp: HostBackupArgs = {

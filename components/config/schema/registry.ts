@@ -304,9 +304,17 @@ const maintenance = z.strictObject({
             enabled: z.boolean().default(false).describe("Run garbage collection on a schedule."),
             schedule: cronSchedule.default(DEFAULT_GC_SCHEDULE).describe("Cron schedule."),
             deleteUntagged: z.boolean().default(false).describe("Also delete manifests no tag points to."),
+            mode: z
+                .enum(["window", "online"])
+                .default("window")
+                .describe(
+                    '"window": each collection runs in a read-only window (pushes get 503 with Retry-After until it ends) and restarts Distribution with an empty cache. "online" (the external host only): the collection runs while pushes go on; the front holds back only what touches a blob being swept (its check answers 404, its commit or mount 503 for seconds), Distribution runs without its blob-descriptor cache (changing the mode restarts it), and tag retention\'s removals and Maven\'s clean-up get a read-only window of a few seconds of their own. Not with deleteUntagged, which needs the window (docs/deletes-and-gc.md, Collection while pushes go on).',
+                ),
         })
         .prefault({})
-        .describe("Scheduled garbage collection in a read-only window, cache cleared after."),
+        .describe(
+            "Scheduled garbage collection: in a read-only window (the default, cache cleared after), or online on the external host.",
+        ),
     retention: z
         .strictObject({
             mode: z

@@ -21,10 +21,10 @@ online_blob_dir() {
 }
 
 # online_s3 ARGS...: a request to the bucket signed with signature V4; the key comes from a file, never
-# from the command line.
+# from the command line. curl itself, not registry-api.sh's wrapper, which goes to Distribution's socket.
 # Every request here has no body: its payload hash is that of nothing, which S3 wants as a header.
 online_s3() {
-    curl -sS --max-time 60 --aws-sigv4 "aws:amz:$ONLINE_S3_REGION:s3" -K "$ONLINE_S3_CURL_CONFIG" \
+    command curl -sS --max-time 60 --aws-sigv4 "aws:amz:$ONLINE_S3_REGION:s3" -K "$ONLINE_S3_CURL_CONFIG" \
         -H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" "$@"
 }
 
