@@ -74,25 +74,28 @@ export function gateOnClusterPrerequisites(
             let result: CheckResult;
             let owned: OwnershipResult;
             try {
-                result = await (options.run ?? checkPrerequisites)(
-                    prerequisitesOf(recorded, options.prerequisites),
-                    access,
-                    options.ingress,
-                );
-                owned = { foreign: [], unchecked: [] };
-                // The stack's own context first (its objects, as before), then each provider's context.
+                // The stack's own context first (its objects, as before), then each provider's context; every
+                // question at once, the answers merged in that order.
                 const groups = [
                     [undefined, byContext.get(undefined) ?? []] as const,
                     ...[...byContext].filter(([context]) => context !== undefined),
                 ];
-                for (const [context, objects] of groups) {
-                    const answer = await (options.ownership ?? checkOwnership)(
-                        declaredObjectsOf(objects),
-                        context === undefined ? access : { ...access, context },
-                    );
+                const [prerequisites, ...answers] = await Promise.all([
+                    (options.run ?? checkPrerequisites)(prerequisitesOf(recorded, options.prerequisites), access, options.ingress),
+                    ...groups.map(([context, objects]) =>
+                        (options.ownership ?? checkOwnership)(
+                            declaredObjectsOf(objects),
+                            context === undefined ? access : { ...access, context },
+                        ),
+                    ),
+                ]);
+                result = prerequisites;
+                owned = { foreign: [], unchecked: [] };
+                answers.forEach((answer, i) => {
+                    const context = groups[i]?.[0];
                     const foreign = context === undefined ? answer.foreign : answer.foreign.map((o) => ({ ...o, context }));
                     owned = { foreign: [...owned.foreign, ...foreign], unchecked: [...owned.unchecked, ...answer.unchecked] };
-                }
+                });
             } catch (error) {
                 refuse(error instanceof Error ? error : new Error(String(error)));
                 throw error;
