@@ -12,7 +12,6 @@
  * of an hour and a minute (the script's parameters, replaced in its text), so that garbage the test makes
  * seconds before a collection is collectable and a run takes seconds.
  */
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
@@ -36,9 +35,9 @@ import { pinnedCaddyImage, registryImage } from "../support/dockerImages";
 import { frontAccountAndTlsFiles } from "../support/externalHostFront";
 import { createNetns, type TestNetns } from "../support/netns";
 import { makeAccount, makeTestCa, type TestAccount, type TestCa } from "../support/realRegistry";
-import { Client, type Image, MANIFEST_TYPE, makeImage, sha } from "../support/registryWire";
+import { Client, clientLoops, type Landed, makeImage, mountRound, pick, pushRound, readBackWhole, sha } from "../support/registryWire";
 import { S3_REGION, type S3Server, startS3Server } from "../support/s3Server";
-import { privateDir, type RunResult, removeDir } from "../support/serverProcess";
+import { privateDir, type RunResult, removeDir, runAsync } from "../support/serverProcess";
 
 const HOST = "registry.online.test";
 const layout = defaultHostLayout("/srv/data/registry");
@@ -94,20 +93,10 @@ describe.each(["filesystem", "s3"] as const)("online garbage collection on the e
         return r.stdout;
     };
     /** The placed GC job, run on the host without blocking the clients. */
-    const collect = () =>
-        new Promise<RunResult>((resolve) => {
-            const [command, args] = ns.wrap("sh", [onHost(paths.gcScript)]);
-            const child = spawn(command, args, { env: env() });
-            let stdout = "";
-            let stderr = "";
-            child.stdout.on("data", (d: Buffer) => {
-                stdout += d;
-            });
-            child.stderr.on("data", (d: Buffer) => {
-                stderr += d;
-            });
-            child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-        });
+    const collect = () => {
+        const [command, args] = ns.wrap("sh", [onHost(paths.gcScript)]);
+        return runAsync(command, args, { env: env(), timeoutMs: 300_000 });
+    };
     const registryId = () => engine.dockerOk(["inspect", "-f", "{{.Id}} {{.State.Running}}", "dso-registry"]).trim();
     /** Every blob the storage holds (its blob folder, or the bucket's keys), by digest. */
     const storedBlobs = async (): Promise<Set<string>> => {
@@ -237,7 +226,7 @@ describe.each(["filesystem", "s3"] as const)("online garbage collection on the e
     test("the job collects while clients push, mount and retag: Distribution never restarts, no window opens, every image stays whole", {
         timeout: 300_000,
     }, async () => {
-        const landed: { repo: string; tag: string; image: Image }[] = [];
+        const landed: Landed[] = [];
         const shared = randomBytes(2048);
         let n = 0;
         const fresh = () => makeImage([randomBytes(3000 + (n++ % 5) * 400), shared]);
@@ -255,33 +244,15 @@ describe.each(["filesystem", "s3"] as const)("online garbage collection on the e
             }
         };
         const before = registryId();
-        let stop = false;
-        const rounds = { push: 0, mount: 0, retag: 0 };
-        const pick = () => landed[Math.floor(Math.random() * landed.length)] as (typeof landed)[number];
-        const loop = async (what: keyof typeof rounds, body: (i: number) => Promise<void>) => {
-            for (let i = 0; !stop; i++) {
-                await body(i);
-                rounds[what]++;
-                await sleep(300);
-            }
-        };
-        const clients = Promise.all([
-            loop("push", async (i) => {
-                const image = fresh();
-                await client.pushImage(`loop/push-${i % 3}`, `p${i}`, image);
-                landed.push({ repo: `loop/push-${i % 3}`, tag: `p${i}`, image });
-            }),
-            loop("mount", async (i) => {
-                const from = pick();
-                await client.pushImage(`loop/mount-${i % 3}`, `m${i}`, from.image, from.repo);
-                landed.push({ repo: `loop/mount-${i % 3}`, tag: `m${i}`, image: from.image });
-            }),
-            loop("retag", async (i) => {
-                const from = pick();
+        const clients = clientLoops({
+            push: pushRound(client, landed, fresh, 3),
+            mount: mountRound(client, landed, 3),
+            retag: async (i) => {
+                const from = pick(landed);
                 if (await client.putManifest(from.repo, `t${i}`, from.image))
                     landed.push({ repo: from.repo, tag: `t${i}`, image: from.image });
-            }),
-        ]);
+            },
+        });
         const runs: RunResult[] = [];
         try {
             for (let k = 0; k < COLLECTIONS; k++) {
@@ -290,12 +261,11 @@ describe.each(["filesystem", "s3"] as const)("online garbage collection on the e
                 runs.push(await collect());
             }
         } finally {
-            stop = true;
-            await clients;
+            await clients.stop();
         }
         const swept = runs.map((r) => Number(/online collection: \d+ candidates, \d+ protected .*, (\d+) swept/.exec(r.stdout)?.[1] ?? -1));
         console.log(
-            `${storage}: ${COLLECTIONS} online collections on the host during ${JSON.stringify(rounds)} client rounds; swept ${swept.join(", ")}; client answers ${JSON.stringify(client.counts)}`,
+            `${storage}: ${COLLECTIONS} online collections on the host during ${JSON.stringify(clients.rounds)} client rounds; swept ${swept.join(", ")}; client answers ${JSON.stringify(client.counts)}`,
         );
         for (const r of runs) {
             expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
@@ -304,22 +274,13 @@ describe.each(["filesystem", "s3"] as const)("online garbage collection on the e
             expect(r.stdout).not.toMatch(/read-only/);
         }
         expect(swept.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
-        expect(Object.values(rounds).every((x) => x > 0)).toBe(true);
+        expect(Object.values(clients.rounds).every((x) => x > 0)).toBe(true);
         // The same Distribution throughout, and no window's marker left (none was made: no retention, no Maven).
         expect(registryId()).toBe(before);
         expect(existsSync(onHost(paths.readOnlyMarker))).toBe(false);
         expect(readdirSync(onHost(paths.sweepHold))).toEqual([]);
         // Every image a client put, read back whole through the front.
-        for (const l of landed) {
-            const got = await client.request("GET", `/v2/${l.repo}/manifests/${l.tag}`, undefined, { Accept: MANIFEST_TYPE });
-            expect(got.status, `${l.repo}:${l.tag}`).toBe(200);
-            expect(sha(got.body)).toBe(l.image.digest.slice(7));
-            for (const blob of [...l.image.layers, l.image.config]) {
-                const b = await client.request("GET", `/v2/${l.repo}/blobs/sha256:${sha(blob)}`);
-                expect(b.status, `${l.repo} blob ${sha(blob)}`).toBe(200);
-                expect(sha(b.body)).toBe(sha(blob));
-            }
-        }
+        expect(await readBackWhole(client, landed)).toBeGreaterThan(0);
     });
 
     test("with no client writing, the job removes exactly what Distribution's offline collection would", { timeout: 120_000 }, async () => {

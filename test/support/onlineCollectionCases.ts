@@ -25,9 +25,21 @@ import { renderVerifyScript } from "../../components/upkeep/verify";
 import { pinnedCaddy } from "./caddyBinaries";
 import { type DistributionBinary, distributionBinaries } from "./distributionBinaries";
 import { type RealRegistry, startRealRegistry } from "./realRegistry";
-import { Client, type Image, MANIFEST_TYPE, makeImage, sha } from "./registryWire";
+import {
+    Client,
+    clientLoops,
+    type Image,
+    type Landed,
+    MANIFEST_TYPE,
+    makeImage,
+    mountRound,
+    pick,
+    pushRound,
+    readBackWhole,
+    sha,
+} from "./registryWire";
 import { S3_REGION, type S3Server, startS3Server } from "./s3Server";
-import { run } from "./serverProcess";
+import { run, runAsync } from "./serverProcess";
 
 const BINARIES = distributionBinaries();
 /** Online collections while the clients run, per case. */
@@ -45,12 +57,6 @@ const GRACE_SECONDS = 2;
 const QUARANTINE_SECONDS = 3;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-interface Landed {
-    readonly repo: string;
-    readonly tag: string;
-    readonly image: Image;
-}
 
 /** Every blob file of a storage root (a directory, or a bucket's folder in the S3 server's backend): digest → bytes. */
 function blobsOnDisk(root: string): Map<string, number> {
@@ -159,19 +165,7 @@ export function describeOnlineCollection(storage: Storage): void {
 
             /** One online collection; its summary line parsed. */
             const collectOnline = async () => {
-                const { spawn } = await import("node:child_process");
-                const out = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-                    const child = spawn("sh", [script], { env: collectEnv() });
-                    let stdout = "";
-                    let stderr = "";
-                    child.stdout.on("data", (d: Buffer) => {
-                        stdout += d;
-                    });
-                    child.stderr.on("data", (d: Buffer) => {
-                        stderr += d;
-                    });
-                    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-                });
+                const out = await runAsync("sh", [script], { env: collectEnv(), timeoutMs: 300_000 });
                 expect(out.code, `${out.stdout}\n${out.stderr}`).toBe(0);
                 const m = /(\d+) candidates, (\d+) protected .*, (\d+) swept, (\d+) bytes reclaimed/.exec(out.stdout);
                 const [candidates, protectedCount, swept, bytes] = m ? m.slice(1).map(Number) : [0, 0, 0, 0];
@@ -288,31 +282,10 @@ export function describeOnlineCollection(storage: Storage): void {
                 };
                 await makeGarbage(0);
 
-                let stop = false;
-                const rounds = { push: 0, mount: 0, retag: 0, repush: 0 };
-                const pick = <T>(list: readonly T[]) => list[Math.floor(Math.random() * list.length)] as T;
-                const loop = async (what: keyof typeof rounds, body: (i: number) => Promise<void>) => {
-                    for (let i = 0; !stop; i++) {
-                        await body(i);
-                        rounds[what]++;
-                        // Hundreds of rounds, not thousands: reading every image back stays within minutes, and
-                        // the clients leave the test files beside this one their share of the cores.
-                        await sleep(300);
-                    }
-                };
-                const clients = Promise.all([
-                    loop("push", async (i) => {
-                        const image = fresh();
-                        await client.pushImage(`loop/push-${i % 4}`, `p${i}`, image);
-                        landed.push({ repo: `loop/push-${i % 4}`, tag: `p${i}`, image });
-                    }),
-                    loop("mount", async (i) => {
-                        const from = pick(landed);
-                        const repo = `loop/mount-${i % 4}`;
-                        await client.pushImage(repo, `m${i}`, from.image, from.repo);
-                        landed.push({ repo, tag: `m${i}`, image: from.image });
-                    }),
-                    loop("retag", async (i) => {
+                const clients = clientLoops({
+                    push: pushRound(client, landed, fresh, 4),
+                    mount: mountRound(client, landed, 4),
+                    retag: async (i) => {
                         const from = pick(landed);
                         // Distribution's filesystem driver rewrites a link file in place: a GET that reads one while
                         // another client puts the same manifest gets 500 "invalid checksum digest format" (no collection
@@ -331,8 +304,8 @@ export function describeOnlineCollection(storage: Storage): void {
                         expect(sha(got.body)).toBe(from.image.digest.slice(7));
                         if (await client.putManifest(from.repo, `t${i}`, from.image))
                             landed.push({ repo: from.repo, tag: `t${i}`, image: from.image });
-                    }),
-                    loop("repush", async (i) => {
+                    },
+                    repush: async (i) => {
                         if (deleted.length === 0) {
                             await sleep(50);
                             return;
@@ -340,8 +313,9 @@ export function describeOnlineCollection(storage: Storage): void {
                         const again = pick(deleted);
                         await client.pushImage(again.repo, `again-${i}`, again.image);
                         landed.push({ repo: again.repo, tag: `again-${i}`, image: again.image });
-                    }),
-                ]);
+                    },
+                });
+                const rounds = clients.rounds;
 
                 const collections: Awaited<ReturnType<typeof collectOnline>>[] = [];
                 try {
@@ -353,8 +327,7 @@ export function describeOnlineCollection(storage: Storage): void {
                         await sleep((GRACE_SECONDS + 1) * 1000);
                     }
                 } finally {
-                    stop = true;
-                    await clients;
+                    await clients.stop();
                 }
                 const total = Object.values(rounds).reduce((a, b) => a + b, 0);
                 console.log(
@@ -366,29 +339,8 @@ export function describeOnlineCollection(storage: Storage): void {
                 expect(collections.reduce((a, x) => a + (x.protected ?? 0), 0)).toBeGreaterThan(0);
 
                 // Every image a client put: its manifest by its tag, and every blob of it whole in its repository, through the front.
-                const blobsToRead = new Map<string, Buffer>();
-                for (const l of landed) {
-                    for (const blob of [...l.image.layers, l.image.config]) blobsToRead.set(`${l.repo}@sha256:${sha(blob)}`, blob);
-                }
-                const reads: (() => Promise<void>)[] = [
-                    ...landed.map((l) => async () => {
-                        const got = await client.request("GET", `/v2/${l.repo}/manifests/${l.tag}`, undefined, { Accept: MANIFEST_TYPE });
-                        expect(got.status, `${l.repo}:${l.tag}`).toBe(200);
-                        expect(sha(got.body)).toBe(l.image.digest.slice(7));
-                    }),
-                    ...[...blobsToRead].map(([key, blob]) => async () => {
-                        const [repo, digest] = key.split("@") as [string, string];
-                        const b = await client.request("GET", `/v2/${repo}/blobs/${digest}`);
-                        expect(b.status, `${repo} blob ${digest}`).toBe(200);
-                        expect(sha(b.body)).toBe(sha(blob));
-                    }),
-                ];
-                await Promise.all(
-                    Array.from({ length: 8 }, async () => {
-                        for (let read = reads.pop(); read; read = reads.pop()) await read();
-                    }),
-                );
-                console.log(`${_label}: ${landed.length} tags and ${blobsToRead.size} blobs (per repository) read back whole`);
+                const blobsRead = await readBackWhole(client, landed);
+                console.log(`${_label}: ${landed.length} tags and ${blobsRead} blobs (per repository) read back whole`);
                 // The product's verify script: every tagged image served whole by Distribution itself.
                 const verifyScript = path.join(registry.dir, "verify");
                 writeFileSync(

@@ -184,3 +184,86 @@ export class Client {
         if (answer.status !== 202) throw new Error(`DELETE ${repo}@${image.digest}: ${answer.status} ${answer.body}`);
     }
 }
+
+/** An image a client put under a tag in a repository. */
+export interface Landed {
+    readonly repo: string;
+    readonly tag: string;
+    readonly image: Image;
+}
+
+/**
+ * Client loops that run side by side until `stop`: each named body runs again and again with its round's
+ * number, a pause between rounds (300 ms: hundreds of rounds, not thousands, so that reading every image
+ * back stays within minutes and the test files beside leave the cores their share). `rounds` counts each.
+ */
+export function clientLoops<K extends string>(bodies: Record<K, (i: number) => Promise<void>>, pauseMs = 300) {
+    let stopped = false;
+    const rounds = Object.fromEntries(Object.keys(bodies).map((k) => [k, 0])) as Record<K, number>;
+    const running = Promise.all(
+        (Object.entries(bodies) as [K, (i: number) => Promise<void>][]).map(async ([what, body]) => {
+            for (let i = 0; !stopped; i++) {
+                await body(i);
+                rounds[what]++;
+                await sleep(pauseMs);
+            }
+        }),
+    );
+    return {
+        rounds,
+        /** Ends every loop after its round under way; rejects with a loop's failure. */
+        stop: async () => {
+            stopped = true;
+            await running;
+        },
+    };
+}
+
+/** A random one of `list`. */
+export const pick = <T>(list: readonly T[]) => list[Math.floor(Math.random() * list.length)] as T;
+
+/** The pusher's round: a new image (`fresh`) into one of `repos` repositories, recorded in `landed`. */
+export const pushRound = (client: Client, landed: Landed[], fresh: () => Image, repos: number) => async (i: number) => {
+    const image = fresh();
+    const repo = `loop/push-${i % repos}`;
+    await client.pushImage(repo, `p${i}`, image);
+    landed.push({ repo, tag: `p${i}`, image });
+};
+
+/** The mounter's round: an image already put, its blobs mounted into one of `repos` repositories and its manifest put there. */
+export const mountRound = (client: Client, landed: Landed[], repos: number) => async (i: number) => {
+    const from = pick(landed);
+    const repo = `loop/mount-${i % repos}`;
+    await client.pushImage(repo, `m${i}`, from.image, from.repo);
+    landed.push({ repo, tag: `m${i}`, image: from.image });
+};
+
+/**
+ * Every image in `landed` read back through the front, eight requests at a time: its manifest by its tag, and
+ * every blob of it (once per repository) whole. Returns how many blobs it read.
+ */
+export async function readBackWhole(client: Client, landed: readonly Landed[]): Promise<number> {
+    const blobsToRead = new Map<string, Buffer>();
+    for (const l of landed) {
+        for (const blob of [...l.image.layers, l.image.config]) blobsToRead.set(`${l.repo}@sha256:${sha(blob)}`, blob);
+    }
+    const reads: (() => Promise<void>)[] = [
+        ...landed.map((l) => async () => {
+            const got = await client.request("GET", `/v2/${l.repo}/manifests/${l.tag}`, undefined, { Accept: MANIFEST_TYPE });
+            expect(got.status, `${l.repo}:${l.tag}`).toBe(200);
+            expect(sha(got.body)).toBe(l.image.digest.slice(7));
+        }),
+        ...[...blobsToRead].map(([key, blob]) => async () => {
+            const [repo, digest] = key.split("@") as [string, string];
+            const b = await client.request("GET", `/v2/${repo}/blobs/${digest}`);
+            expect(b.status, `${repo} blob ${digest}`).toBe(200);
+            expect(sha(b.body)).toBe(sha(blob));
+        }),
+    ];
+    await Promise.all(
+        Array.from({ length: 8 }, async () => {
+            for (let read = reads.pop(); read; read = reads.pop()) await read();
+        }),
+    );
+    return blobsToRead.size;
+}
