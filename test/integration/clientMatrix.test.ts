@@ -142,6 +142,9 @@ async function startExternalHost(ns: TestNetns, dir: string, caPair: { cert: str
         registryConfigDir: path.join(dir, "registry"),
         caddyDir: path.join(dir, "caddy"),
         caddyAdminSocket: path.join(dir, "caddy", "admin.sock"),
+        // The front's own directory (its access log) too: nothing of the test's lands in the machine's.
+        frontDir: path.join(dir, "front"),
+        caddyDataDir: path.join(dir, "front", "data", "caddy"),
     };
     const paths = hostPaths(layout);
     for (const d of [layout.dataDir, layout.registryConfigDir, layout.caddyDir]) mkdirSync(d, { recursive: true });
