@@ -231,6 +231,19 @@ describe("on the external host", () => {
         expect(text).toContain("PULLS_SCRIPT=''");
     });
 
+    it("online, the GC script makes retention's removals in a marker-only window that closes before the collection starts", () => {
+        const text = hostGcScript(spec, "fp", false, undefined, undefined, true, false, {});
+        const body = text.slice(text.indexOf("collect_online_on_host() {"));
+        const opened = body.indexOf('open_marker_window "$marker"');
+        const removals = body.indexOf('"${DSO_ROOT:-}$RETENTION_SCRIPT" apply "$plan" || retention_failed=yes');
+        const closed = body.indexOf("close_marker_window");
+        const collection = body.indexOf('collect_online "$DISTRIBUTION_CONFIG_DIR/config.yml" docker exec "$REGISTRY_NAME"');
+        expect(text).toContain("GC_MODE='online'");
+        expect([opened > 0, removals > opened, closed > removals, collection > closed]).toEqual([true, true, true, true]);
+        // No read-only restart of Distribution on this path.
+        expect(body.slice(0, collection)).not.toContain("run_registry read-only");
+    });
+
     it("with keepPulledWithinDays, the GC script brings the pull history up to date before retention's read phase", () => {
         const text = hostGcScript(spec, "fp", false, undefined, undefined, true, true);
         expect(text).toContain("PULLS_SCRIPT='/usr/local/sbin/dso-registry-pulls'");
