@@ -2,7 +2,9 @@
  * Throughput of the access policy's Caddy front: a 256 MiB blob on loopback through the external host's
  * rendered Caddyfile (TLS in Caddy) on the pinned Caddy, which every placement runs, against Distribution
  * serving TLS itself, all measured in the same run (every path and every front in each round, in turn), over
- * HTTP/1.1 and HTTP/2; min / median / max of the rounds (5 by default) and the ratio of the medians.
+ * HTTP/1.1 and HTTP/2; min / median / max of the rounds (5 by default) and the ratio of the medians. Beside each
+ * figure, the CPU time the servers spent on one transfer (Distribution's alone, or Caddy's and Distribution's
+ * behind a front), from /proc: a figure that, unlike the speed, hardly moves with what else the two cores run.
  *
  * Downloads (GET) go through two fronts: the shipped one, where Caddy serves blob downloads from
  * Distribution's files (filesystem storage), and the proxy-only one (no `blobFiles`, as with s3 storage), where
@@ -41,7 +43,7 @@ import { DEFAULT_IMAGES } from "../components/shared/defaults";
 import { pinnedCaddy, previousCaddy, previousCaddyVersion, withoutPinnedOnlyLines } from "../test/support/caddyBinaries";
 import { type RealRegistry, startRealRegistry } from "../test/support/realRegistry";
 import { freePort, privateDir, removeDir, runOk } from "../test/support/serverProcess";
-import { arg, curl, median, mib, runBench, uploadBlob } from "./support";
+import { arg, cpuMs, curl, median, mib, runBench, uploadBlob } from "./support";
 
 /** Bytes per second of one download. */
 function download(reg: RealRegistry, digest: string, http: "1.1" | "2"): number {
@@ -253,25 +255,38 @@ async function main(): Promise<void> {
         ];
         const key = (p: Path, who: string) => `${p.label}|${who}`;
         const results = new Map<string, number[]>();
-        const record = (k: string, v: number) => results.set(k, [...(results.get(k) ?? []), v]);
+        /** The CPU time the servers of a path spent on each transfer (Caddy's and Distribution's together behind a front). */
+        const cpu = new Map<string, number[]>();
+        const add = (to: Map<string, number[]>, k: string, v: number) => to.set(k, [...(to.get(k) ?? []), v]);
+        const record = (k: string, reg: RealRegistry, transfer: () => number) => {
+            const pids = [reg.caddyPid, reg.registryPid].filter((pid): pid is number => pid !== undefined);
+            const before = cpuMs(pids);
+            add(results, k, transfer());
+            add(cpu, k, cpuMs(pids) - before);
+        };
         for (let round = 0; round < runs; round++) {
             for (const p of paths) {
                 if (p.push) {
-                    record(key(p, "direct"), push(direct, file, digest, p.http, false));
-                    for (const f of all) record(key(p, f.caddy.label), push(f.shipped, file, digest, p.http, true));
+                    record(key(p, "direct"), direct, () => push(direct, file, digest, p.http, false));
+                    for (const f of all) record(key(p, f.caddy.label), f.shipped, () => push(f.shipped, file, digest, p.http, true));
                 } else {
-                    record(key(p, "direct"), download(direct, digest, p.http));
+                    record(key(p, "direct"), direct, () => download(direct, digest, p.http));
                     for (const f of all) {
-                        record(key(p, `${f.caddy.label} file`), download(f.shipped, digest, p.http));
-                        record(key(p, `${f.caddy.label} proxy`), download(f.proxied, digest, p.http));
+                        record(key(p, `${f.caddy.label} file`), f.shipped, () => download(f.shipped, digest, p.http));
+                        record(key(p, `${f.caddy.label} proxy`), f.proxied, () => download(f.proxied, digest, p.http));
                     }
                 }
             }
         }
+        /** The servers' CPU time a transfer took, min / median / max in ms. */
+        const cpuSpread = (k: string) => {
+            const values = cpu.get(k)!;
+            return `cpu ${Math.min(...values)}/${median(values)}/${Math.max(...values)} ms`;
+        };
         const ratio = (x: number[], base: number[]) => `${(median(x) / median(base)).toFixed(2)}x`;
         for (const p of paths) {
             const base = results.get(key(p, "direct"))!;
-            console.log(`\n${p.label}: registry-TLS ${spread(base)}`);
+            console.log(`\n${p.label}: registry-TLS ${spread(base)} ${cpuSpread(key(p, "direct"))}`);
             for (const f of all) {
                 const columns = p.push
                     ? [["front", f.caddy.label]]
@@ -281,7 +296,7 @@ async function main(): Promise<void> {
                       ];
                 const cells = columns.map(([name, k]) => {
                     const values = results.get(key(p, k!))!;
-                    return `${name} ${spread(values)} ${ratio(values, base)}`;
+                    return `${name} ${spread(values)} ${ratio(values, base)} ${cpuSpread(key(p, k!))}`;
                 });
                 console.log(`  ${f.caddy.label.padEnd(28)} ${cells.join("   ")}`);
             }

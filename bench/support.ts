@@ -2,6 +2,7 @@
  * What the throughput benches share: their numeric options, medians, curl, the upload of the bench blob
  * and the way a bench ends. Not a bench itself.
  */
+import { readFileSync } from "node:fs";
 import type { RealRegistry } from "../test/support/realRegistry";
 import { runOk } from "../test/support/serverProcess";
 
@@ -16,6 +17,20 @@ export const median = (values: number[]) => [...values].sort((a, b) => a - b)[Ma
 
 /** Bytes per second as whole MiB/s. */
 export const mib = (bytesPerSecond: number) => (bytesPerSecond / 1024 / 1024).toFixed(0);
+
+/**
+ * CPU time (user and system) the processes `pids` have used so far, in milliseconds, from /proc (the kernel's
+ * clock ticks, 100 a second on Linux). A difference of two readings is what they spent on what ran between.
+ */
+export function cpuMs(pids: readonly number[]): number {
+    let ticks = 0;
+    for (const pid of pids) {
+        // The fields after the command's name, which is in brackets and may hold spaces: utime and stime are the 12th and 13th.
+        const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+        ticks += Number(fields[11]) + Number(fields[12]);
+    }
+    return ticks * 10;
+}
 
 /** Runs curl (silent, failing on an HTTP error) with `input` on its stdin and returns its stdout. */
 export function curl(args: readonly string[], input = ""): string {

@@ -254,6 +254,8 @@ export interface RealRegistry {
     readonly metricsPorts?: { readonly distribution: number; readonly caddy: number };
     /** Caddy's process ID, when it runs (its memory, for the tests that exhaust it). */
     readonly caddyPid?: number;
+    /** Distribution's process ID (its CPU time, for the benchmarks). */
+    readonly registryPid?: number;
     /** Caddy's access log (with `accessLog`). */
     readonly accessLogFile?: string;
     /** The front's hold directory (with `sweepHold`). */
@@ -449,6 +451,7 @@ export async function startRealRegistry(
             ...(sweepHoldDir ? { sweepHoldDir } : {}),
             logs: () => ({ registry: registry.output(), caddy: caddy?.output() ?? "" }),
             ...(caddy?.child.pid ? { caddyPid: caddy.child.pid } : {}),
+            ...(registry.child.pid ? { registryPid: registry.child.pid } : {}),
             async stopDistribution() {
                 await registry.stop();
                 servers.splice(servers.indexOf(registry), 1);
