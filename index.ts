@@ -6,6 +6,8 @@
  * stack wiring, config loader and gate from their own modules: they are this project's, not the package's
  * public surface (components/index.ts), which exports the components alone.
  */
+// First: the modules loaded after it are compiled from Node's compile cache when it holds them.
+import "./components/stack/compileCache";
 import * as pulumi from "@pulumi/pulumi";
 import { gateOnClusterPrerequisites } from "./components/cluster/gate";
 import { ConfigError, loadDeployableConfig } from "./components/config";
