@@ -19,9 +19,12 @@
  *
  * The machine's load (/proc/loadavg) is printed with every run: "loaded" above 2.
  *
- *   npx tsx bench/first-up.ts [--runs 3] [--only kind|local] [--steps 12]
+ *   sh tools/node/run.sh npx tsx bench/first-up.ts [--runs 3] [--only kind|local] [--steps 12]
+ *
+ * tools/node/run.sh puts the Node the tests run on first on the PATH, so that the program runs on a Node its
+ * engines accept (with NODE_DISABLE_COMPILE_CACHE=1: without Node's compile cache, for a comparison).
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import * as path from "node:path";
@@ -242,11 +245,16 @@ function exampleControlPlane(): string[] {
 }
 
 /**
- * The workspace's environment without the engine tier's choice of type-checking or not: the program is loaded
- * as Pulumi.yaml says, as in a person's shell.
+ * The workspace's environment without the engine tier's choices: the program is loaded as Pulumi.yaml says,
+ * as in a person's shell, type-checked or not as its tsconfig says, and Node's compile cache only as far as the
+ * program turns it on (for the modules it loads itself, in the temporary directory: here the workspace's own).
  */
 function asAPersonRunsIt(ws: Workspace): void {
     delete ws.env.PULUMI_NODEJS_TRANSPILE_ONLY;
+    delete ws.env.NODE_COMPILE_CACHE;
+    const tmp = path.join(ws.dir, "tmp");
+    mkdirSync(tmp, { recursive: true });
+    ws.env.TMPDIR = tmp;
 }
 
 async function sh(ws: Workspace, line: string, input?: string): Promise<string> {
@@ -419,6 +427,10 @@ async function benchLocal(): Promise<void> {
 }
 
 runBench(async () => {
+    // The Node the program runs on: the first `node` on the PATH, as in a person's shell (tools/node/run.sh puts
+    // the supported release first).
+    const node = spawnSync("node", ["--version"], { encoding: "utf8" }).stdout.trim();
+    console.log(`the program runs on Node ${node}${process.env.NODE_DISABLE_COMPILE_CACHE ? ", Node's compile cache off" : ""}`);
     if (only !== "local") await benchKind();
     if (only !== "kind") await benchLocal();
 });
