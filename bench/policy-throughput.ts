@@ -5,6 +5,8 @@
  * HTTP/1.1 and HTTP/2; min / median / max of the rounds (5 by default) and the ratio of the medians. Beside each
  * figure, the CPU time the servers spent on one transfer (Distribution's alone, or Caddy's and Distribution's
  * behind a front), from /proc: a figure that, unlike the speed, hardly moves with what else the two cores run.
+ * With --pin, curl runs on CPU 0 and every server on the other CPUs, so that the client no longer takes turns
+ * with the servers on one core, as where clients are other machines (with two cores the servers share one).
  *
  * Downloads (GET) go through two fronts: the shipped one, where Caddy serves blob downloads from
  * Distribution's files (filesystem storage), and the proxy-only one (no `blobFiles`, as with s3 storage), where
@@ -30,7 +32,7 @@
  *
  *   npx tsx bench/policy-throughput.ts [--size-mib 256] [--runs 5] [--both | --caddy previous] [--without-body-timeouts]
  *     [--variant-buffer 1MiB] [--variant-timeout LINE] [--variant-binary PATH] [--profile-seconds 10 [--profile-push | --profile-file]]
- *     [--proxy-buffer 64KiB]
+ *     [--proxy-buffer 64KiB] [--pin]
  */
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -43,7 +45,7 @@ import { DEFAULT_IMAGES } from "../components/shared/defaults";
 import { pinnedCaddy, previousCaddy, previousCaddyVersion, withoutPinnedOnlyLines } from "../test/support/caddyBinaries";
 import { type RealRegistry, startRealRegistry } from "../test/support/realRegistry";
 import { freePort, privateDir, removeDir, runOk } from "../test/support/serverProcess";
-import { arg, cpuMs, curl, median, mib, runBench, uploadBlob } from "./support";
+import { arg, cpuMs, curl, median, mib, pinCpus, runBench, uploadBlob } from "./support";
 
 /** Bytes per second of one download. */
 function download(reg: RealRegistry, digest: string, http: "1.1" | "2"): number {
@@ -238,12 +240,20 @@ async function main(): Promise<void> {
                 );
             }
         }
+        // --pin: curl on CPU 0, every server on the others.
+        if (process.argv.includes("--pin")) {
+            const servers = [direct, ...all.flatMap((f) => [f.shipped, f.proxied])];
+            pinCpus(
+                servers.flatMap((reg) => [reg.caddyPid, reg.registryPid]).filter((pid): pid is number => pid !== undefined),
+                cpus().length,
+            );
+        }
         // One warm-up each, so the page cache holds every copy.
         for (const reg of [direct, ...all.flatMap((f) => [f.shipped, f.proxied])]) download(reg, digest, "1.1");
 
         const load = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
         console.log(
-            `blob ${sizeMib} MiB, ${runs} rounds, proxy buffers ${buffer ?? "as rendered"}, MiB/s min/median/max (loopback, ${cpus().length} cores, load ${load()})`,
+            `blob ${sizeMib} MiB, ${runs} rounds, proxy buffers ${buffer ?? "as rendered"}, MiB/s min/median/max (loopback, ${cpus().length} cores${process.argv.includes("--pin") ? ", curl on CPU 0 and the servers on the others" : ""}, load ${load()})`,
         );
         // Every path and every front in each round, in turn, so load changes hit them alike.
         type Path = { readonly label: string; readonly http: "1.1" | "2"; readonly push: boolean };

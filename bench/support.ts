@@ -32,9 +32,24 @@ export function cpuMs(pids: readonly number[]): number {
     return ticks * 10;
 }
 
+/** The CPUs curl runs on (`taskset -c`), when a bench pins the client apart from the servers (pinCpus). */
+let clientCpus: string | undefined;
+
 /** Runs curl (silent, failing on an HTTP error) with `input` on its stdin and returns its stdout. */
 export function curl(args: readonly string[], input = ""): string {
-    return runOk("curl", ["-sS", "--fail", ...args], { input }).stdout;
+    const line = ["curl", "-sS", "--fail", ...args];
+    return (clientCpus ? runOk("taskset", ["-c", clientCpus, ...line], { input }) : runOk(line[0]!, line.slice(1), { input })).stdout;
+}
+
+/**
+ * Puts the client on CPU 0 and every thread of the servers `pids` on the others, so that the client and the
+ * servers no longer take turns on the same cores: what a server sees whose clients are other machines. With
+ * two cores, the servers share the second one.
+ */
+export function pinCpus(pids: readonly number[], cpus: number): void {
+    if (cpus < 2) throw new Error("pinning the client apart from the servers takes at least two CPUs");
+    clientCpus = "0";
+    for (const pid of pids) runOk("taskset", ["-a", "-p", "-c", `1-${cpus - 1}`, String(pid)]);
 }
 
 /**
