@@ -37,8 +37,8 @@ let clientCpus: string | undefined;
 
 /** Runs curl (silent, failing on an HTTP error) with `input` on its stdin and returns its stdout. */
 export function curl(args: readonly string[], input = ""): string {
-    const line = ["curl", "-sS", "--fail", ...args];
-    return (clientCpus ? runOk("taskset", ["-c", clientCpus, ...line], { input }) : runOk(line[0]!, line.slice(1), { input })).stdout;
+    const line = ["-sS", "--fail", ...args];
+    return (clientCpus ? runOk("taskset", ["-c", clientCpus, "curl", ...line], { input }) : runOk("curl", line, { input })).stdout;
 }
 
 /**

@@ -15,12 +15,12 @@ const dir = mkdtempSync(path.join(tmpdir(), "dso-compile-cache-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Runs the module in a Node process with `env` (the test's own environment without Node's cache settings), then loads zod; prints the cache's directory. */
-function loadWith(env: Record<string, string>): { dir: string; stderr: string; code: number | null } {
+function loadWith(env: Record<string, string>, withModule = true): { dir: string; stderr: string; code: number | null } {
     const script = path.join(dir, "load.ts");
     writeFileSync(
         script,
         [
-            `import ${JSON.stringify(path.join(ROOT, "components/stack/compileCache.ts"))};`,
+            ...(withModule ? [`import ${JSON.stringify(path.join(ROOT, "components/stack/compileCache.ts"))};`] : []),
             `import { getCompileCacheDir } from "node:module";`,
             `import { createRequire } from "node:module";`,
             `createRequire(${JSON.stringify(path.join(ROOT, "package.json"))})("zod");`,
@@ -39,7 +39,16 @@ describe("the program's compile cache", () => {
         expect(r.code, r.stderr).toBe(0);
         expect(r.dir.startsWith(path.join(tmp, "node-compile-cache")), r.dir).toBe(true);
         expect(readdirSync(path.join(tmp, "node-compile-cache")).length).toBeGreaterThan(0);
+        // The control: the same process without the module keeps no cache; the module is what turns it on.
+        const without = mkdtempSync(path.join(dir, "tmp-"));
+        const control = loadWith({ TMPDIR: without }, false);
+        expect(control.code, control.stderr).toBe(0);
+        expect(control.dir).toBe("none");
+        expect(readdirSync(without)).not.toContain("node-compile-cache");
     });
+
+    // The next two hold the module to leaving the operator's settings in charge: its call names no directory
+    // of its own and does not get past Node's switch.
 
     it("is NODE_COMPILE_CACHE's directory when that is set", () => {
         const own = path.join(dir, "own-cache");
