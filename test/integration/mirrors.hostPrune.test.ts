@@ -136,8 +136,9 @@ function upstreamBlobFetches(): number {
 /** A pull by the engine with nothing of the image on it. */
 /**
  * The image pulled anew through the front. A cache the prune has just started again answers only once its
- * start script has found the upstream and started Distribution; until then the front answers 502 (nodes use
- * the upstream meanwhile, docs/mirrors.md), so a 502 is tried again for up to 30 s.
+ * start script has found the upstream and started Distribution; until then the front holds each request for
+ * its retry window and then answers 502 (nodes use the upstream meanwhile, docs/mirrors.md), so a 502 is
+ * tried again for up to 30 s.
  */
 async function freshPull(): Promise<{ code: number; output: string }> {
     const until = Date.now() + 30_000;
