@@ -308,7 +308,7 @@ const maintenance = z.strictObject({
                 .enum(["window", "online"])
                 .default("window")
                 .describe(
-                    '"window": each collection runs in a read-only window (pushes get 503 with Retry-After until it ends) and restarts Distribution with an empty cache. "online" (the external host only): the collection runs while pushes go on; the front holds back only what touches a blob being swept (its check answers 404, its commit or mount 503 for seconds), Distribution runs without its blob-descriptor cache (changing the mode restarts it), and tag retention\'s removals and Maven\'s clean-up get a read-only window of a few seconds of their own. Not with deleteUntagged, which needs the window (docs/deletes-and-gc.md, Collection while pushes go on).',
+                    '"window": each collection runs in a read-only window (pushes get 503 with Retry-After until it ends) and restarts Distribution with an empty cache. "online" (the external host only): the collection runs while pushes go on; the front holds back what touches a blob being swept (its check answers 404, its commit or mount 503 for seconds) and, while the sweep runs (seconds), every manifest PUT with 503, which docker, containerd and skopeo do not retry: a push then fails once, and retrying the step lands it. Distribution runs without its blob-descriptor cache (changing the mode restarts it), and tag retention\'s removals and Maven\'s clean-up get a read-only window of a few seconds of their own. Not with deleteUntagged, which needs the window (docs/deletes-and-gc.md, Collection while pushes go on).',
                 ),
         })
         .prefault({})
