@@ -74,7 +74,7 @@ const hostRegistry: Rule = (c) => {
     return [
         {
             kind: "registry",
-            text: `the registry container on the external host ${may(how, "is recreated", "be recreated")}: pulls and pushes fail from its stop until the new container answers (not measured); pushes under way fail and their clients retry`,
+            text: `the registry container on the external host ${may(how, "is recreated", "be recreated")}: pulls and pushes fail from its stop until the new container answers (not measured); pushes under way fail, and retrying the push lands it`,
             disrupts: UNMEASURED_OUTAGE,
         },
     ];
