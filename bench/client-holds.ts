@@ -9,18 +9,11 @@
  *   npx tsx bench/client-holds.ts [--hold-seconds 8]
  */
 import { spawn } from "node:child_process";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { pinnedCaddy } from "../test/support/caddyBinaries";
 import { containerd2 } from "../test/support/kindNode";
-import {
-    basicCredentials,
-    makeOciImage,
-    skopeoCopy,
-    startContainerd,
-    startRealRegistry,
-    writeAuthFile,
-} from "../test/support/realRegistry";
+import { makeOciImage, skopeoCopy, startContainerd, startRealRegistry, writeAuthFile, writeHostsDir } from "../test/support/realRegistry";
 import { privateDir, type RunResult, removeDir, runAsync } from "../test/support/serverProcess";
 import { supplyChainClient } from "../test/support/supplyChainTools";
 import { arg, runBench } from "./support";
@@ -37,21 +30,7 @@ runBench(async () => {
         const image = (name: string) => makeOciImage(path.join(dir, name), 4096).ref;
         const authFile = writeAuthFile(dir, reg.authority, reg.push);
         // containerd's resolver: the front's CA, push allowed, the push account's Basic header (a file, never an argument).
-        const hostsDir = path.join(dir, "hosts");
-        mkdirSync(path.join(hostsDir, reg.authority), { recursive: true });
-        writeFileSync(
-            path.join(hostsDir, reg.authority, "hosts.toml"),
-            [
-                `server = "https://${reg.authority}"`,
-                `[host."https://${reg.authority}"]`,
-                '  capabilities = ["pull", "resolve", "push"]',
-                `  ca = "${reg.ca.caCertFile}"`,
-                `  [host."https://${reg.authority}".header]`,
-                `    Authorization = ["Basic ${basicCredentials(reg.push)}"]`,
-                "",
-            ].join("\n"),
-            { mode: 0o600 },
-        );
+        const hostsDir = writeHostsDir(path.join(dir, "hosts"), reg, ["pull", "resolve", "push"], reg.push);
         // An image in the private containerd for ctr to push: pushed with skopeo, pulled anonymously.
         const seeded = skopeoCopy(image("seed"), `docker://${ref("seed")}`, { certDir: reg.certDir, creds: reg.push, scratch: dir });
         if (seeded.code !== 0) throw new Error(`skopeo push of the seed failed\n${seeded.stderr}`);

@@ -12,19 +12,11 @@
  *
  *   npx tsx bench/client-protocols.ts
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { pinnedCaddy } from "../test/support/caddyBinaries";
 import { containerd2 } from "../test/support/kindNode";
-import {
-    basicCredentials,
-    curlStatus,
-    makeOciImage,
-    type RealRegistry,
-    skopeoCopy,
-    startContainerd,
-    startRealRegistry,
-} from "../test/support/realRegistry";
+import { curlStatus, makeOciImage, skopeoCopy, startContainerd, startRealRegistry, writeHostsDir } from "../test/support/realRegistry";
 import { privateDir, type RunResult, removeDir, run } from "../test/support/serverProcess";
 import { supplyChainClient } from "../test/support/supplyChainTools";
 import { runBench } from "./support";
@@ -32,27 +24,6 @@ import { runBench } from "./support";
 /** Throws with the client's output unless it succeeded. */
 function ok(what: string, result: RunResult): void {
     if (result.code !== 0) throw new Error(`${what} failed (exit ${result.code})\n${result.stdout}\n${result.stderr}`);
-}
-
-/** A hosts directory for containerd's resolver: the front's CA, push allowed, and the push account's Basic header. */
-function hostsDirWithPush(dir: string, reg: RealRegistry): string {
-    const hostDir = path.join(dir, reg.authority);
-    mkdirSync(hostDir, { recursive: true });
-    writeFileSync(
-        path.join(hostDir, "hosts.toml"),
-        [
-            `server = "https://${reg.authority}"`,
-            "",
-            `[host."https://${reg.authority}"]`,
-            '  capabilities = ["pull", "resolve", "push"]',
-            `  ca = "${reg.ca.caCertFile}"`,
-            `  [host."https://${reg.authority}".header]`,
-            `    Authorization = ["Basic ${basicCredentials(reg.push)}"]`,
-            "",
-        ].join("\n"),
-        { mode: 0o600 },
-    );
-    return dir;
 }
 
 /**
@@ -107,7 +78,7 @@ runBench(async () => {
         ok("skopeo pull", skopeoCopy(`docker://${ref("skopeo")}`, `oci:${path.join(dir, "pulled")}:1`, { certDir: reg.certDir }));
 
         // containerd's resolver (the kubelet's pulls, ctr and nerdctl): Debian's 1.6 and 2.x as kind's nodes ship it.
-        const hostsDir = hostsDirWithPush(path.join(dir, "hosts"), reg);
+        const hostsDir = writeHostsDir(path.join(dir, "hosts"), reg, ["pull", "resolve", "push"], reg.push);
         await ctrPushAndPull("ctr", false, hostsDir, ref("skopeo"), ref("containerd-1"));
         await ctrPushAndPull(path.join(containerd2().binDir, "ctr"), true, hostsDir, ref("skopeo"), ref("containerd-2"));
 

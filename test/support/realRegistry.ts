@@ -659,20 +659,31 @@ export function curlStatus(
     return Number(result.stdout.trim());
 }
 
-/** Writes `<dir>/<authority>/hosts.toml` trusting the registry's test CA; returns the hosts dir. */
-export function writeHostsDir(dir: string, registry: Pick<RealRegistry, "authority" | "ca">, capabilities = ["pull", "resolve"]): string {
+/**
+ * Writes `<dir>/<authority>/hosts.toml` trusting the registry's test CA; returns the hosts dir. With `account`,
+ * every request carries its Basic credentials (the file's `header` table, mode 0600: never an argument).
+ */
+export function writeHostsDir(
+    dir: string,
+    registry: Pick<RealRegistry, "authority" | "ca">,
+    capabilities = ["pull", "resolve"],
+    account?: { username: string; password: string },
+): string {
     const hostDir = path.join(dir, registry.authority);
     mkdirSync(hostDir, { recursive: true });
+    const host = `host."https://${registry.authority}"`;
     writeFileSync(
         path.join(hostDir, "hosts.toml"),
         [
             `server = "https://${registry.authority}"`,
             "",
-            `[host."https://${registry.authority}"]`,
+            `[${host}]`,
             `  capabilities = [${capabilities.map((c) => `"${c}"`).join(", ")}]`,
             `  ca = "${registry.ca.caCertFile}"`,
+            ...(account ? [`  [${host}.header]`, `    Authorization = ["Basic ${basicCredentials(account)}"]`] : []),
             "",
         ].join("\n"),
+        { mode: account ? 0o600 : 0o644 },
     );
     return dir;
 }
