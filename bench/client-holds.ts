@@ -1,15 +1,15 @@
 /**
- * What real registry clients do with the online collection's hold on manifests: while the file `manifests` is in
- * the front's hold directory, every manifest PUT gets 503 `UNAVAILABLE` with `Retry-After: 5`
- * (docs/decisions/online-collection.md). The pinned Caddy on the rendered Caddyfile with its hold, in front of
- * Distribution; for each client the hold is put in place, the client pushes a small image with the push account,
- * and the hold is lifted after `--hold-seconds` (8 by default) by a process of its own, whatever the client does
- * meanwhile. It prints each client's exit status, how long the push took, and the last line of its error.
+ * What real registry clients do with the online collection's hold on manifests: while the gate is away from the
+ * front's hold directory, a manifest PUT waits at the front (up to 25 s) and goes on to Distribution once the
+ * gate is back (docs/decisions/online-collection.md). The pinned Caddy on the rendered Caddyfile with its hold, in
+ * front of Distribution; for each client the gate is taken away, the client pushes a small image with the push
+ * account, and the gate comes back after `--hold-seconds` (8 by default) from a process of its own, whatever the
+ * client does meanwhile. It prints each client's exit status, how long the push took, and the last line of its error.
  *
  *   npx tsx bench/client-holds.ts [--hold-seconds 8]
  */
 import { spawn } from "node:child_process";
-import { rmSync, writeFileSync } from "node:fs";
+import { renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { pinnedCaddy } from "../test/support/caddyBinaries";
 import { containerd2 } from "../test/support/kindNode";
@@ -25,7 +25,8 @@ runBench(async () => {
     const reg = await startRealRegistry({ caddyBinary: pinnedCaddy(), sweepHold: true });
     const containerd = await startContainerd();
     try {
-        const hold = path.join(reg.sweepHoldDir as string, "manifests");
+        const gate = path.join(reg.sweepHoldDir as string, "gate");
+        const target = reg.gateTarget as string;
         const ref = (repository: string) => `${reg.authority}/holds/${repository}:1`;
         const image = (name: string) => makeOciImage(path.join(dir, name), 4096).ref;
         const authFile = writeAuthFile(dir, reg.authority, reg.push);
@@ -86,16 +87,17 @@ runBench(async () => {
             ],
             ["oras 1.3.6", () => oras.oras(["push", ref("oras"), "artifact.txt"])],
         ];
-        console.log(`manifest PUTs held for ${HOLD_SECONDS} s from each push's start (pinned Caddy, ${reg.authority})`);
+        console.log(`the gate away for ${HOLD_SECONDS} s from each push's start (pinned Caddy, ${reg.authority})`);
         for (const [name, push] of clients) {
-            writeFileSync(hold, "");
-            // The hold lifts on time even while a client runs synchronously.
-            const lifter = spawn("sh", ["-c", `sleep ${HOLD_SECONDS}; rm -f "$1"`, "sh", hold], { stdio: "ignore" });
+            rmSync(gate);
+            // The gate comes back on time even while a client runs synchronously.
+            const lifter = spawn("sh", ["-c", `sleep ${HOLD_SECONDS}; ln -sfn "$1" "$2"`, "sh", target, gate], { stdio: "ignore" });
             const started = Date.now();
             const result = await push();
             const seconds = ((Date.now() - started) / 1000).toFixed(1);
             lifter.kill();
-            rmSync(hold, { force: true });
+            symlinkSync(target, `${gate}.new`);
+            renameSync(`${gate}.new`, gate);
             const error = result.code === 0 ? "" : `: ${`${result.stderr}`.trim().split("\n").at(-1)}`;
             console.log(`${name.padEnd(32)} exit ${result.code} after ${seconds} s${error}`);
         }

@@ -183,8 +183,11 @@ export interface AccessPolicy {
      * The online collection's hold directory (docs/decisions/online-collection.md): while a file named
      * `sha256:<hex>` exists in it, that blob is being swept, and the front answers a blob check (HEAD on
      * the blob) 404 `BLOB_UNKNOWN` (the client uploads it), and the commit of an upload of it
-     * (`?digest=`) or a mount of it (`?mount=`) 503 with a short Retry-After; while the file `manifests`
-     * exists in it, every manifest PUT gets that 503. Files only: no reload. Unset: no hold.
+     * (`?digest=`) or a mount of it (`?mount=`) 503 with a short Retry-After. Every manifest PUT reaches
+     * Distribution through the gate, the unix socket `gate` in it (a link to Distribution's socket, which
+     * whoever runs the front keeps there): while the collection has taken the gate away, a manifest PUT
+     * waits at the front (SWEEP_HOLD_WAIT_SECONDS), and lands once the gate is back. Files only: no
+     * reload. Unset: no hold.
      */
     readonly sweepHold?: string;
     /**
@@ -321,6 +324,17 @@ export const READ_ONLY_RETRY_AFTER_SECONDS = 300;
  * collection's settle times and its sweep, seconds, not a window's minutes.
  */
 export const SWEEP_HOLD_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * How long a manifest PUT waits at the front for the online collection's gate to come back
+ * (`AccessPolicy.sweepHold`), before it gets that 503 instead: under containerd 2's 30 s for a response's
+ * headers (its resolver's default transport; a client that gives up gets no answer at all), well over the
+ * seconds a collection holds manifests for a sweep of hundreds of blobs.
+ */
+export const SWEEP_HOLD_WAIT_SECONDS = 25;
+
+/** The name of the gate in the hold directory: a link to Distribution's unix socket while manifests may pass. */
+export const SWEEP_HOLD_GATE = "gate";
 
 /**
  * How much of a refused write's body the front reads before it answers the window's 503: a client

@@ -208,7 +208,9 @@ export function planCaddySite(name: string, args: CaddySiteArgs, decoyBcryptHash
     const filesFingerprint = pulumi.unsecret(
         pulumi.all([caddyfileText, ...secretFiles.fingerprinted]).apply((bodies) => fingerprint(...bodies)),
     );
-    const apply = filesFingerprint.apply((fp) => privileged(caddyApplyScript(layout, fp, args.image, frontPorts(args)), connection.sudo));
+    const apply = filesFingerprint.apply((fp) =>
+        privileged(caddyApplyScript(layout, fp, args.image, frontPorts(args), args.sweepHold), connection.sudo),
+    );
     return {
         files,
         reload: {

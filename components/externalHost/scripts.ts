@@ -11,6 +11,7 @@
  * stdin.
  */
 import * as path from "node:path";
+import { SWEEP_HOLD_GATE } from "../accessPolicy/policy";
 import { REGISTRY_DRAIN_SECONDS } from "../distribution/registryConfig";
 import { MAVEN_BACKEND } from "../maven/nginxConfig";
 import { JOB_METRICS } from "../monitoring/jobMetrics";
@@ -136,8 +137,9 @@ export function hostPaths(layout: HostLayout) {
         /** Exists only during the read-only window; Caddy answers writes with 503 while it does. */
         readOnlyMarker: `${layout.caddyDir}/read-only`,
         /**
-         * The online collection's holds (`AccessPolicy.sweepHold`): a file per blob being swept and one for
-         * manifests, which the front reads per request (through its mount of `caddyDir`) and the collection writes.
+         * The online collection's holds (`AccessPolicy.sweepHold`): a file per blob being swept, and the gate
+         * manifest PUTs pass through (a link to Distribution's socket, away while the collection holds them),
+         * which the front reads per request (through its mount of `caddyDir`) and the collection writes.
          */
         sweepHold: `${layout.caddyDir}/sweep-hold`,
         /** Exists while the disk guard refuses new uploads (registry.diskGuard); Caddy answers them 507 while it does. */
@@ -372,9 +374,19 @@ function connectionCapPaths(layout: HostLayout): ConnectionCapPaths {
  * the first run). `reloadFingerprint` makes the script's text change (and so re-run) whenever a file Caddy
  * reads changes.
  */
-export function caddyApplyScript(layout: HostLayout, reloadFingerprint: string, image: string, ports: readonly number[]): string {
+export function caddyApplyScript(
+    layout: HostLayout,
+    reloadFingerprint: string,
+    image: string,
+    ports: readonly number[],
+    sweepHold = false,
+): string {
+    const paths = hostPaths(layout);
     return hostScript("caddy-apply.sh", {
         CADDYFILE: layout.caddyfile,
+        // With the online collection's holds: the gate manifest PUTs pass through, a link to Distribution's socket.
+        SWEEP_GATE: sweepHold ? `${paths.sweepHold}/${SWEEP_HOLD_GATE}` : "",
+        REGISTRY_SOCKET: paths.registrySocket,
         FILES_FINGERPRINT: reloadFingerprint,
         FRONT_NAME: FRONT_CONTAINER,
         FRONT_IMAGE: image,

@@ -13,7 +13,7 @@
  * seconds before a collection is collectable and a run takes seconds.
  */
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
@@ -35,7 +35,18 @@ import { pinnedCaddyImage, registryImage } from "../support/dockerImages";
 import { frontAccountAndTlsFiles } from "../support/externalHostFront";
 import { createNetns, type TestNetns } from "../support/netns";
 import { makeAccount, makeTestCa, type TestAccount, type TestCa } from "../support/realRegistry";
-import { Client, clientLoops, type Landed, makeImage, mountRound, pick, pushRound, readBackWhole, sha } from "../support/registryWire";
+import {
+    Client,
+    clientLoops,
+    type Landed,
+    MANIFEST_TYPE,
+    makeImage,
+    mountRound,
+    pick,
+    pushRound,
+    readBackWhole,
+    sha,
+} from "../support/registryWire";
 import { S3_REGION, type S3Server, startS3Server } from "../support/s3Server";
 import { privateDir, type RunResult, removeDir, runAsync } from "../support/serverProcess";
 
@@ -175,7 +186,7 @@ describe.each(["filesystem", "s3"] as const)("online garbage collection on the e
             sweepHold: true,
         });
         place(layout.caddyfile, renderCaddyfile(policy), 0o644);
-        place("/usr/local/sbin/apply-front", caddyApplyScript(layout, `fp-${storage}`, pinnedCaddyImage(engine), [443]), 0o755);
+        place("/usr/local/sbin/apply-front", caddyApplyScript(layout, `fp-${storage}`, pinnedCaddyImage(engine), [443], true), 0o755);
         expect(mustRun("/usr/local/sbin/apply-front")).toContain("changed caddy");
 
         // The jobs as the host's upkeep places them, online, with the test's grace and quarantine.
@@ -207,7 +218,7 @@ describe.each(["filesystem", "s3"] as const)("online garbage collection on the e
         if (root) removeDir(root);
     });
 
-    test("the front's container sees the collection's holds: a held blob's check answers 404, its mount 503", async () => {
+    test("the front's container sees the collection's holds: a held blob's check answers 404, its mount 503; a manifest PUT waits for the gate", async () => {
         const image = makeImage([randomBytes(900), randomBytes(300)]);
         await client.pushImage("hold/a", "v1", image);
         const digest = `sha256:${sha(image.layers[0] as Buffer)}`;
@@ -221,6 +232,28 @@ describe.each(["filesystem", "s3"] as const)("online garbage collection on the e
             ns.run("rm", ["-f", onHost(`${paths.sweepHold}/${digest}`)]);
         }
         expect((await client.request("HEAD", `/v2/hold/a/blobs/${digest}`)).status).toBe(200);
+        // The gate, as caddy-apply.sh made it: a link to Distribution's socket, followed inside the front's container.
+        const gate = onHost(`${paths.sweepHold}/gate`);
+        expect(readlinkSync(gate)).toBe(paths.registrySocket);
+        rmSync(gate);
+        try {
+            const started = Date.now();
+            let landedAt = 0;
+            const put = client.request("PUT", "/v2/hold/a/manifests/v2", image.manifest, { "Content-Type": MANIFEST_TYPE });
+            void put.then(() => {
+                landedAt = Date.now();
+            });
+            await sleep(2000);
+            expect(landedAt).toBe(0);
+            symlinkSync(paths.registrySocket, gate);
+            const answer = await put;
+            expect(answer.status, answer.body.toString()).toBe(201);
+            expect(landedAt - started).toBeGreaterThanOrEqual(2000);
+        } finally {
+            // The link's target is a path inside the front's container: lstat, not exists, tells whether it is there.
+            rmSync(gate, { force: true });
+            symlinkSync(paths.registrySocket, gate);
+        }
     });
 
     test("the job collects while clients push, mount and retag: Distribution never restarts, no window opens, every image stays whole", {
@@ -278,7 +311,9 @@ describe.each(["filesystem", "s3"] as const)("online garbage collection on the e
         // The same Distribution throughout, and no window's marker left (none was made: no retention, no Maven).
         expect(registryId()).toBe(before);
         expect(existsSync(onHost(paths.readOnlyMarker))).toBe(false);
-        expect(readdirSync(onHost(paths.sweepHold))).toEqual([]);
+        // Every hold gone, the gate back.
+        expect(readdirSync(onHost(paths.sweepHold))).toEqual(["gate"]);
+        expect(readlinkSync(onHost(`${paths.sweepHold}/gate`))).toBe(paths.registrySocket);
         // Every image a client put, read back whole through the front.
         expect(await readBackWhole(client, landed)).toBeGreaterThan(0);
     });

@@ -133,6 +133,7 @@ export function describeOnlineCollection(storage: Storage): void {
                         UNIX_SOCKET: "",
                         REGISTRY_CONFIG: path.join(registry.dir, "config.yml"),
                         ONLINE_HOLD_DIR: registry.sweepHoldDir as string,
+                        ONLINE_GATE_TARGET: registry.gateTarget as string,
                         ONLINE_ACCESS_LOG: registry.accessLogFile as string,
                         ONLINE_GRACE_SECONDS: GRACE_SECONDS,
                         ONLINE_SETTLE_SECONDS: SETTLE_SECONDS,
@@ -169,15 +170,19 @@ export function describeOnlineCollection(storage: Storage): void {
                 expect(out.code, `${out.stdout}\n${out.stderr}`).toBe(0);
                 const m = /(\d+) candidates, (\d+) protected .*, (\d+) swept, (\d+) bytes reclaimed/.exec(out.stdout);
                 const [candidates, protectedCount, swept, bytes] = m ? m.slice(1).map(Number) : [0, 0, 0, 0];
-                return { candidates, protected: protectedCount, swept, bytes, out: out.stdout };
+                const shut = /the gate was shut for (\d+) s/.exec(out.stdout);
+                // Manifests are held (the gate shut) exactly when there is something to sweep.
+                expect(shut !== null, out.stdout).toBe((candidates ?? 0) > 0);
+                return { candidates, protected: protectedCount, swept, bytes, gateSeconds: Number(shut?.[1] ?? 0), out: out.stdout };
             };
 
-            test("the hold: a held blob's check 404, its commit and mount 503 with a short Retry-After, manifest PUTs 503 while theirs is on", async () => {
+            test("the hold: a held blob's check 404, its commit and mount 503 with a short Retry-After; a manifest PUT waits while the gate is away and lands when it is back", async () => {
                 const image = makeImage([randomBytes(1000), randomBytes(1200)]);
                 await client.pushImage("hold/a", "v1", image);
                 const layer = image.layers[0] as Buffer;
                 const digest = `sha256:${sha(layer)}`;
                 const hold = path.join(registry.sweepHoldDir as string, digest);
+                const gate = path.join(registry.sweepHoldDir as string, "gate");
                 expect((await client.request("HEAD", `/v2/hold/a/blobs/${digest}`)).status).toBe(200);
                 writeFileSync(hold, "");
                 try {
@@ -197,17 +202,29 @@ export function describeOnlineCollection(storage: Storage): void {
                     // The same commit once the hold is gone lands.
                     rmSync(hold);
                     expect((await client.request("PUT", `${location.pathname}${location.search}`, layer)).status).toBe(201);
-                    writeFileSync(path.join(registry.sweepHoldDir as string, "manifests"), "");
-                    const put = await client.request("PUT", "/v2/hold/a/manifests/v2", image.manifest, { "Content-Type": MANIFEST_TYPE });
-                    expect(put.status).toBe(503);
+                    // The gate away: a manifest PUT waits at the front, reads go on, and the PUT lands once the gate is back.
+                    rmSync(gate);
+                    const started = Date.now();
+                    const put = client.request("PUT", "/v2/hold/a/manifests/v2", image.manifest, { "Content-Type": MANIFEST_TYPE });
+                    let landedAt = 0;
+                    void put.then(() => {
+                        landedAt = Date.now();
+                    });
+                    await sleep(2000);
                     expect((await client.request("GET", "/v2/hold/a/manifests/v1", undefined, { Accept: MANIFEST_TYPE })).status).toBe(200);
+                    expect(landedAt).toBe(0);
+                    expect((await client.request("GET", "/v2/hold/a/manifests/v2", undefined, { Accept: MANIFEST_TYPE })).status).toBe(404);
+                    symlinkSync(registry.gateTarget as string, gate);
+                    const answer = await put;
+                    expect(answer.status, answer.body.toString()).toBe(201);
+                    expect(landedAt - started).toBeGreaterThanOrEqual(2000);
                 } finally {
                     rmSync(hold, { force: true });
-                    rmSync(path.join(registry.sweepHoldDir as string, "manifests"), { force: true });
+                    rmSync(gate, { force: true });
+                    symlinkSync(registry.gateTarget as string, gate);
                 }
-                expect(
-                    (await client.request("PUT", "/v2/hold/a/manifests/v2", image.manifest, { "Content-Type": MANIFEST_TYPE })).status,
-                ).toBe(201);
+                const got = await client.request("GET", "/v2/hold/a/manifests/v2", undefined, { Accept: MANIFEST_TYPE });
+                expect(sha(got.body)).toBe(image.digest.slice(7));
             });
 
             test("a manifest Distribution writes after the sweep set its blobs aside (its blob check passed before): the second mark finds it, and they go back", {
@@ -221,10 +238,10 @@ export function describeOnlineCollection(storage: Storage): void {
                 const layer = sha(image.layers[0] as Buffer);
                 const manifest = image.digest.slice(7);
                 const running = collectOnline();
-                // The layer set aside and every hold gone: the collection waits out its quarantine.
+                // The layer set aside, every hold gone and the gate back: the collection waits out its quarantine.
                 const holds = registry.sweepHoldDir as string;
                 const deadline = Date.now() + 60_000;
-                while (!(existsSync(path.join(root, "docker/registry/v2/dso-swept", layer)) && readdirSync(holds).length === 0)) {
+                while (!(existsSync(path.join(root, "docker/registry/v2/dso-swept", layer)) && readdirSync(holds).join() === "gate")) {
                     if (Date.now() > deadline) throw new Error("the layer was not set aside within a minute");
                     await sleep(50);
                 }
@@ -332,7 +349,7 @@ export function describeOnlineCollection(storage: Storage): void {
                 const total = Object.values(rounds).reduce((a, b) => a + b, 0);
                 console.log(
                     `${_label}: ${COLLECTIONS} online collections during ${total} client rounds (${JSON.stringify(rounds)}); ` +
-                        `per collection ${collections.map((x) => `${x.candidates}/${x.protected}/${x.swept}/${x.bytes}`).join(" ")} (candidates/protected/swept/bytes); ` +
+                        `per collection ${collections.map((x) => `${x.candidates}/${x.protected}/${x.swept}/${x.bytes}/${x.gateSeconds}`).join(" ")} (candidates/protected/swept/bytes/gate shut s); ` +
                         `client answers ${JSON.stringify(client.counts)}`,
                 );
                 expect(collections.reduce((a, x) => a + (x.swept ?? 0), 0)).toBeGreaterThan(0);

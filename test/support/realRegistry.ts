@@ -14,11 +14,11 @@
  *   await ctrd.stop(); await reg.stop();                          // always, e.g. in afterAll
  */
 import { randomBytes } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import * as bcrypt from "bcryptjs";
 import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
-import type { AccessPolicy } from "../../components/accessPolicy/policy";
+import { type AccessPolicy, SWEEP_HOLD_GATE } from "../../components/accessPolicy/policy";
 import {
     type PreviousPassword,
     renderOverlapMatchers,
@@ -260,6 +260,8 @@ export interface RealRegistry {
     readonly accessLogFile?: string;
     /** The front's hold directory (with `sweepHold`). */
     readonly sweepHoldDir?: string;
+    /** What the hold's gate links to (with `sweepHold`): a unix socket that reaches Distribution. */
+    readonly gateTarget?: string;
     /** Scratch directory of this instance (removed on stop). */
     readonly dir: string;
     /** Logs so far. */
@@ -322,6 +324,8 @@ export async function startRealRegistry(
         const accessLogFile = options.accessLog ? path.join(dir, "access.log") : undefined;
         const sweepHoldDir = options.sweepHold ? path.join(dir, "sweep-hold") : undefined;
         if (sweepHoldDir) mkdirSync(sweepHoldDir);
+        // The gate's target: Distribution's unix socket on the host; here a relay from a socket to its port.
+        const gateTarget = sweepHoldDir ? path.join(dir, "registry.sock") : undefined;
         const registryConfig = renderRegistryConfig({
             ...(metricsPorts ? { metricsAddr: `127.0.0.1:${metricsPorts.distribution}` } : {}),
             addr: `127.0.0.1:${registryPort}`,
@@ -361,6 +365,19 @@ export async function startRealRegistry(
         await waitForPort(registryPort, 30_000, "docker-registry").catch((e: Error) => {
             throw new Error(`${e.message}\n${registry.output()}`);
         });
+        if (sweepHoldDir && gateTarget) {
+            const relay = startServer(process.execPath, [
+                "-e",
+                'const net = require("node:net"); net.createServer((c) => { const u = net.connect(Number(process.argv[2]), "127.0.0.1"); c.pipe(u).pipe(c); c.on("error", () => u.destroy()); u.on("error", () => c.destroy()); }).listen(process.argv[1])',
+                gateTarget,
+                String(registryPort),
+            ]);
+            servers.push(relay);
+            for (const deadline = Date.now() + 10_000; !existsSync(gateTarget); await new Promise((r) => setTimeout(r, 20))) {
+                if (Date.now() > deadline) throw new Error(`the relay's socket ${gateTarget} did not appear\n${relay.output()}`);
+            }
+            symlinkSync(gateTarget, path.join(sweepHoldDir, SWEEP_HOLD_GATE));
+        }
 
         let caddyfile: string | undefined;
         let caddyPort: number | undefined;
@@ -448,7 +465,7 @@ export async function startRealRegistry(
             dir,
             ...(metricsPorts ? { metricsPorts } : {}),
             ...(accessLogFile ? { accessLogFile } : {}),
-            ...(sweepHoldDir ? { sweepHoldDir } : {}),
+            ...(sweepHoldDir && gateTarget ? { sweepHoldDir, gateTarget } : {}),
             logs: () => ({ registry: registry.output(), caddy: caddy?.output() ?? "" }),
             ...(caddy?.child.pid ? { caddyPid: caddy.child.pid } : {}),
             ...(registry.child.pid ? { registryPid: registry.child.pid } : {}),

@@ -27,9 +27,8 @@ describe("the front's hold", () => {
         expect(text).toContain(
             `\t@sweepHoldMount {\n\t\tmethod POST\n\t\tpath_regexp ^/v2/.+/blobs/uploads/?$\n\t\tvars_regexp {http.request.uri.query.mount} ^sha256:[0-9a-f]{64}$\n${file("{http.request.uri.query.mount}")}\n\t}`,
         );
-        expect(text).toContain(
-            `\t@sweepHoldManifest {\n\t\tmethod PUT\n\t\tpath_regexp ^/v2/.+/manifests/[^/]+$\n${file("manifests")}\n\t}`,
-        );
+        // Every manifest PUT: no file decides, the gate does.
+        expect(text).toContain("\t@sweepHoldManifest {\n\t\tmethod PUT\n\t\tpath_regexp ^/v2/.+/manifests/[^/]+$\n\t}");
     });
 
     it("answers a held blob check 404 after the read rule, and held writes 503 with a short Retry-After after the push accounts' check", () => {
@@ -40,12 +39,35 @@ describe("the front's hold", () => {
         const write = text.indexOf("\t\troute @sweepHoldCommit {");
         expect(write).toBeGreaterThan(text.indexOf("@write"));
         expect(write).toBeLessThan(check);
-        for (const matcher of ["@sweepHoldCommit", "@sweepHoldMount", "@sweepHoldManifest"]) {
+        for (const matcher of ["@sweepHoldCommit", "@sweepHoldMount"]) {
             const route = text.slice(text.indexOf(`\t\troute ${matcher} {`));
             expect(route.slice(0, route.indexOf("\n\t\t}\n"))).toMatch(
                 /request_body \{[\s\S]*Retry-After 5[\s\S]*respond `.*UNAVAILABLE.*` 503$/,
             );
         }
+    });
+
+    it("sends every manifest PUT through the gate after every policy rule, a connection each, waiting 25 s for it; then the 503", () => {
+        const gate = text.indexOf("\t\troute @sweepHoldManifest {");
+        const route = text.slice(gate, text.indexOf("\n\t\t}\n", gate));
+        expect(route).toMatch(/vars dso_sweep_gate yes\n[\s\S]*reverse_proxy unix\/\/run\/dso-registry\/sweep\/gate \{/);
+        expect(route).toMatch(/lb_try_duration 25s\n/);
+        expect(route).toMatch(/keepalive off\n/);
+        // Writes are retried only where no connection was made: a shut gate, never a PUT Distribution began.
+        expect(route).toMatch(/lb_retry_match \{\n\t+method GET HEAD\n/);
+        expect(route).toContain("header_up -Authorization");
+        // After the push accounts' checks and the read rule; the only route after it is the blob shortcut's and the proxy.
+        for (const earlier of ["@write", "@ping", "route @sweepHoldCheck {"]) expect(gate).toBeGreaterThan(text.indexOf(earlier));
+        expect(text.slice(gate + route.length)).not.toMatch(/\t\troute @(?!blob)/);
+        expect(text.indexOf("reverse_proxy 127.0.0.1:5000")).toBeGreaterThan(gate);
+        // The proxy's 502 once the wait is over becomes the collection's 503 with its Retry-After.
+        const errors = text.slice(text.indexOf("\thandle_errors {"));
+        expect(errors).toContain('@sweepGateShut expression `{err.status_code} == 502 && {vars.dso_sweep_gate} == "yes"`');
+        const shut = errors.slice(errors.indexOf("handle @sweepGateShut {"));
+        expect(shut.slice(0, shut.indexOf("\n\t\t}\n"))).toMatch(
+            /Connection close[\s\S]*Retry-After 5[\s\S]*respond `.*UNAVAILABLE.*` 503$/,
+        );
+        expect(renderCaddyfile(BASE_POLICY)).not.toContain("sweepGateShut");
     });
 
     it("must be an absolute path", () => {

@@ -14,6 +14,7 @@ import {
 } from "../policy";
 import { scopedTokenQuery, scopedWritePath } from "../scopedAccounts";
 import type { PasswordChecks } from "./passwordChecks";
+import { sweepHoldGateShutAnswer } from "./signals";
 import { closingRefusal, escapeBraces, REPOSITORY_NAME, regexpLiteral, registryError } from "./syntax";
 
 /**
@@ -127,6 +128,7 @@ export function unauthorizedAnswer(policy: AccessPolicy): string[] {
     return [
         "\thandle_errors {",
         ...(policy.maven ? mavenUnauthorized(policy.maven) : []),
+        ...(policy.sweepHold ? sweepHoldGateShutAnswer() : []),
         "\t\t@unauthorized expression {err.status_code} == 401",
         ...repository("scopePull", "GET HEAD"),
         ...repository("scopeDelete", "DELETE"),

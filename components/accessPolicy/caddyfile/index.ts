@@ -36,7 +36,17 @@ import {
 } from "./limits";
 import { accessLog, metricsSites, PROMETHEUS_TEXT_CONTENT_TYPE } from "./observability";
 import { PasswordChecks } from "./passwordChecks";
-import { BLOB_PATH, blobMatcher, blobShortcut, mavenMatchers, mavenRoute, mirrorRoutes, registryProxy, uiRoute } from "./routes";
+import {
+    BLOB_PATH,
+    blobMatcher,
+    blobShortcut,
+    mavenMatchers,
+    mavenRoute,
+    mirrorRoutes,
+    registryProxy,
+    sweepHoldGate,
+    uiRoute,
+} from "./routes";
 import {
     blobCheckAnswer,
     DISK_FULL_MESSAGE,
@@ -102,6 +112,7 @@ function siteRoutes(policy: AccessPolicy, checks: PasswordChecks): string[] {
         ...(policy.requiresAuthForPull ? checks.check("@read", everyone) : []),
         ...mirrorRoutes(policy, checks, policy.mirrors ?? []),
         ...(policy.sweepHold ? sweepHoldCheckAnswer() : []),
+        ...(policy.sweepHold ? sweepHoldGate(policy.sweepHold) : []),
         ...(policy.blobFiles ? blobShortcut(policy.blobFiles) : []),
         ...registryProxy(policy.upstream),
         "\t}",

@@ -10,11 +10,13 @@ import {
     MIRRORS_NAMESPACE,
     type MirrorRoute,
     READ_ONLY_RETRY_AFTER_SECONDS,
+    SWEEP_HOLD_GATE,
+    SWEEP_HOLD_WAIT_SECONDS,
     UPSTREAM_TRY_SECONDS,
 } from "../policy";
 import { passedBodyTimeout } from "./limits";
 import type { PasswordChecks } from "./passwordChecks";
-import { MAVEN_DISK_FULL_MESSAGE, readBodyFirst, signalKinds, windowMatcherName } from "./signals";
+import { MAVEN_DISK_FULL_MESSAGE, readBodyFirst, SWEEP_HOLD_GATE_VAR, signalKinds, windowMatcherName } from "./signals";
 import { closingRefusal, escapeBraces, REPOSITORY_NAME, registryError } from "./syntax";
 
 /**
@@ -31,13 +33,13 @@ const PROXY_BUFFER = "64KiB";
  * client's credentials, the body a minute without progress (`passedBodyTimeout`), and a request that finds no registry listening is held and retried for
  * UPSTREAM_TRY_SECONDS. Why: docs/decisions/access-policy.md#the-proxy-to-distribution
  */
-export function registryProxy(upstream: string): string[] {
+export function registryProxy(upstream: string, options: { readonly trySeconds?: number; readonly keepalive?: boolean } = {}): string[] {
     return [
         ...passedBodyTimeout("\t\t"),
         `\t\treverse_proxy ${upstream} {`,
         "\t\t\theader_up -Authorization",
         "\t\t\tflush_interval -1",
-        `\t\t\tlb_try_duration ${UPSTREAM_TRY_SECONDS}s`,
+        `\t\t\tlb_try_duration ${options.trySeconds ?? UPSTREAM_TRY_SECONDS}s`,
         "\t\t\tlb_try_interval 250ms",
         // Reads are retried also when the connection was accepted and then dropped; writes only when none was made.
         "\t\t\tlb_retry_match {",
@@ -47,10 +49,27 @@ export function registryProxy(upstream: string): string[] {
         "\t\t\t\tcompression off",
         `\t\t\t\tread_buffer ${PROXY_BUFFER}`,
         `\t\t\t\twrite_buffer ${PROXY_BUFFER}`,
-        "\t\t\t\tkeepalive 5m",
+        `\t\t\t\tkeepalive ${options.keepalive === false ? "off" : "5m"}`,
         "\t\t\t}",
         "\t\t}",
     ];
+}
+
+/**
+ * Every manifest PUT, with the online collection's hold (`AccessPolicy.sweepHold`): to Distribution through
+ * the gate, the link `gate` in the hold directory. While the collection has taken the gate away, the proxy
+ * finds nothing to connect to and tries again until it is back, for up to SWEEP_HOLD_WAIT_SECONDS: the PUT
+ * waits at the front instead of failing, and its body stays unread until then. Each PUT opens a connection
+ * of its own (keep-alive off), so none passes a shut gate on a connection pooled before. Placed after every
+ * policy rule, just before the proxy to Distribution. Why: docs/decisions/online-collection.md
+ */
+export function sweepHoldGate(dir: string): string[] {
+    return [
+        "\troute @sweepHoldManifest {",
+        `\t\tvars ${SWEEP_HOLD_GATE_VAR} yes`,
+        ...registryProxy(`unix/${dir}/${SWEEP_HOLD_GATE}`, { trySeconds: SWEEP_HOLD_WAIT_SECONDS, keepalive: false }),
+        "\t}",
+    ].map((line) => `\t${line}`);
 }
 
 /**

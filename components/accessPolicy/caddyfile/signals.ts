@@ -173,16 +173,14 @@ export function readOnlyMatchers(signals: readonly ReadOnlySignal[]): string[] {
     });
 }
 
-/** The hold file that refuses every manifest PUT during the online collection's last steps (`AccessPolicy.sweepHold`). */
-const SWEEP_HOLD_MANIFESTS = "manifests";
-
 /** A digest as a query parameter must be this before its value names a hold file. */
 const DIGEST_VALUE = "^sha256:[0-9a-f]{64}$";
 
 /**
  * The online collection's per-digest hold (`AccessPolicy.sweepHold`): a blob check, an upload's commit and a
- * mount that name a digest with a file in the hold directory, and every manifest PUT while its file is
- * there. The file matcher looks the name up on each request: creating or removing a file needs no reload.
+ * mount that name a digest with a file in the hold directory, and every manifest PUT (which goes through
+ * the gate: `sweepHoldGate`). The file matcher looks the name up on each request: creating or removing a
+ * file needs no reload.
  * A query value names a file only once it is a digest (nothing else reaches the file matcher).
  * Why: docs/decisions/online-collection.md
  */
@@ -209,7 +207,6 @@ export function sweepHoldMatchers(dir: string): string[] {
         "	@sweepHoldManifest {",
         "		method PUT",
         "		path_regexp ^/v2/.+/manifests/[^/]+$",
-        ...file(SWEEP_HOLD_MANIFESTS),
         "	}",
     ];
 }
@@ -230,23 +227,47 @@ export function sweepHoldCheckAnswer(): string[] {
 
 /** The message of the online collection's 503: a retry in seconds goes through. */
 const SWEEP_HOLD_MESSAGE =
-    "garbage collection is removing a blob this request names, or holds manifest writes for a few seconds: retry in a few seconds";
+    "garbage collection is removing a blob this request names, or has held manifest writes longer than the front waits: retry in a few seconds";
+
+/** The online collection's 503 (`SWEEP_HOLD_MESSAGE`) with its short Retry-After, at `indent`. */
+function sweepHoldRefusal(indent: string): string[] {
+    return [
+        `${indent}header {`,
+        `${indent}\tRetry-After ${SWEEP_HOLD_RETRY_AFTER_SECONDS}`,
+        `${indent}\tContent-Type application/json`,
+        `${indent}\tDocker-Distribution-Api-Version registry/2.0`,
+        `${indent}}`,
+        `${indent}respond \`${escapeBraces(registryError("UNAVAILABLE", SWEEP_HOLD_MESSAGE))}\` 503`,
+    ];
+}
 
 /**
- * The commit of an upload of a blob being swept, a mount of one, and manifest PUTs while the manifests'
- * hold is on: 503 with a short Retry-After, after the push accounts' check, the body read first as the
- * window does (`readBodyFirst`).
+ * The commit of an upload of a blob being swept and a mount of one: 503 with a short Retry-After, after the
+ * push accounts' check, the body read first as the window does (`readBodyFirst`).
  */
 export function sweepHoldWriteAnswers(): string[] {
-    return ["@sweepHoldCommit", "@sweepHoldMount", "@sweepHoldManifest"].flatMap((matcher) => [
+    return ["@sweepHoldCommit", "@sweepHoldMount"].flatMap((matcher) => [
         `		route ${matcher} {`,
         ...readBodyFirst("			"),
-        "			header {",
-        `				Retry-After ${SWEEP_HOLD_RETRY_AFTER_SECONDS}`,
-        "				Content-Type application/json",
-        "				Docker-Distribution-Api-Version registry/2.0",
-        "			}",
-        `			respond \`${escapeBraces(registryError("UNAVAILABLE", SWEEP_HOLD_MESSAGE))}\` 503`,
+        ...sweepHoldRefusal("			"),
         "		}",
     ]);
+}
+
+/** The variable the gate's route sets, by which the site's error handler knows a manifest PUT the gate kept out. */
+export const SWEEP_HOLD_GATE_VAR = "dso_sweep_gate";
+
+/**
+ * In the site's error handler: a manifest PUT that waited SWEEP_HOLD_WAIT_SECONDS at the shut gate
+ * (`sweepHoldGate`) gets the collection's 503 with its Retry-After instead of the proxy's 502, its
+ * connection closed (its body may be unread).
+ */
+export function sweepHoldGateShutAnswer(): string[] {
+    return [
+        `\t\t@sweepGateShut expression \`{err.status_code} == 502 && {vars.${SWEEP_HOLD_GATE_VAR}} == "yes"\``,
+        "\t\thandle @sweepGateShut {",
+        "\t\t\theader Connection close",
+        ...sweepHoldRefusal("\t\t\t"),
+        "\t\t}",
+    ];
 }

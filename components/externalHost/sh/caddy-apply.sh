@@ -35,10 +35,15 @@
 # A container named FRONT_NAME (or FRONT_NAME-next, the name a new front is made under) that the stack
 # did not make stops the apply before anything changes (refuse_foreign, container-converge.sh).
 #
+# With the online collection's holds (SWEEP_GATE set), the gate that every manifest PUT passes through is
+# made before the front takes a file that routes through it: a link to Distribution's socket REGISTRY_SOCKET
+# (the path the front's container sees). It is made only where it is missing, under the maintenance lock:
+# a collection in progress has it away on purpose, and puts it back itself when it ends.
+#
 # Once the Caddyfile is valid, the front's ports get their cap on connections per client address
 # (connection-cap.sh: the nftables table CAP_TABLE from CAP_NFT, kept in CAP_RULES, loaded at boot by
 # CAP_BOOT), before the front takes the new file.
-: "${CADDYFILE:?}" "${FILES_FINGERPRINT:?}" "${FRONT_NAME:?}" "${FRONT_IMAGE:?}" "${FRONT_DIR:?}" "${FRONT_MOUNTS:?}"
+: "${CADDYFILE:?}" "${SWEEP_GATE?}" "${REGISTRY_SOCKET:?}" "${FILES_FINGERPRINT:?}" "${FRONT_NAME:?}" "${FRONT_IMAGE:?}" "${FRONT_DIR:?}" "${FRONT_MOUNTS:?}"
 : "${ADMIN_DIR:?}" "${PACKAGE_DATA_DIR:?}" "${PACKAGE_ADMIN_SOCKET:?}" "${LOCK_FILE:?}"
 : "${FRONT_MEMORY_MIB:?}" "${FRONT_GO_MEMORY_LIMIT:?}" "${FRONT_OPEN_FILES:?}"
 : "${CAP_TABLE:?}" "${CAP_NFT:?}" "${CAP_RULES:?}" "${CAP_BOOT:?}"
@@ -55,6 +60,11 @@ refuse_foreign "$FRONT_NAME"
 refuse_foreign "$FRONT_NAME-next"
 front_dir="${DSO_ROOT:-}$FRONT_DIR"
 mkdir -p "$front_dir/data" "$front_dir/config" "$front_dir/logs"
+if [ -n "$SWEEP_GATE" ] && [ ! -L "${DSO_ROOT:-}$SWEEP_GATE" ]; then
+    take_lock "$LOCK_FILE"
+    mkdir -p "$(dirname "${DSO_ROOT:-}$SWEEP_GATE")"
+    ln -sfn "$REGISTRY_SOCKET" "${DSO_ROOT:-}$SWEEP_GATE"
+fi
 chmod 0700 "$front_dir/data" "$front_dir/config" "$front_dir/logs"
 
 # front_container VERB OPTION... IMAGE ARG...: `docker VERB` (run, create) with the front's mounts and

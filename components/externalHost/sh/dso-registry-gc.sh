@@ -5,7 +5,8 @@
 #
 # Online: Distribution stays up and writable (it runs without its blob-descriptor cache, which the job
 # checks first), and online-collect.sh collects while pushes go on, with the front's holds in
-# ONLINE_HOLD_DIR and its access log ONLINE_ACCESS_LOG as the record. Tag retention's removals and Maven's
+# ONLINE_HOLD_DIR (its gate a link to Distribution's socket UNIX_SOCKET) and its access log
+# ONLINE_ACCESS_LOG as the record. Tag retention's removals and Maven's
 # clean-up, when there are any, get a read-only window of their own before it, without a restart (the
 # marker only, for seconds). With s3 storage the collection reaches the bucket at ONLINE_S3_URL itself, with
 # the registry's key made into a curl config file (mode 0600, removed at the end; never on a command line).
@@ -110,7 +111,7 @@ collect_online_on_host() {
     fi
     [ -z "$plan" ] || rm -f "$plan"
     ONLINE_HOLD_DIR="${DSO_ROOT:-}$ONLINE_HOLD_DIR" ONLINE_ACCESS_LOG="${DSO_ROOT:-}$ONLINE_ACCESS_LOG"
-    ONLINE_STORE='' ONLINE_S3_CURL_CONFIG='' collecting=''
+    ONLINE_STORE='' ONLINE_S3_CURL_CONFIG='' collecting='' ONLINE_GATE_TARGET=$UNIX_SOCKET
     mkdir -p "$ONLINE_HOLD_DIR"
     collecting=yes
     trap online_done EXIT

@@ -4,6 +4,8 @@
 # step is safe, and what is not: docs/decisions/online-collection.md. A script that sources this also
 # sources registry-api.sh (Distribution's own API: REGISTRY_URL, HTTP_CLIENT curl, UNIX_SOCKET) and sets:
 #   ONLINE_HOLD_DIR       the front's hold directory (AccessPolicy.sweepHold), writable here
+#   ONLINE_GATE_TARGET    what the hold's gate links to while manifests may pass: Distribution's unix
+#                         socket as the front sees it
 #   ONLINE_ACCESS_LOG     the front's JSON access log; its rotated files beside it are read too
 #   ONLINE_GRACE_SECONDS  how long before the mark a client's request still counts (a blob checked then,
 #                         its manifest put later)
@@ -165,9 +167,11 @@ online_put_back_all() {
     : >"$api_tmp/aside"
 }
 
-# online_release: removes every hold (a blob's and the manifests'); runs on every exit of the collection.
+# online_release: removes every blob's hold and opens the gate (manifest PUTs waiting at the front go on);
+# runs on every exit of the collection.
 online_release() {
-    rm -f "$ONLINE_HOLD_DIR"/sha256:* "$ONLINE_HOLD_DIR/manifests"
+    rm -f "$ONLINE_HOLD_DIR"/sha256:*
+    ln -sfn "$ONLINE_GATE_TARGET" "$ONLINE_HOLD_DIR/gate"
 }
 
 # online_mark OUT RUNNER...: Distribution's own mark (`registry garbage-collect --dry-run`, sweeping
@@ -220,8 +224,10 @@ collect_online() (
     # 2. The hold: from now on no client learns that a candidate exists, commits one or mounts one.
     while read -r hex; do : >"$ONLINE_HOLD_DIR/sha256:$hex"; done <"$api_tmp/candidates"
     sleep "$ONLINE_SETTLE_SECONDS"
-    # 3. Manifests wait too, so that none can name a candidate between the log's reading and the sweep.
-    : >"$ONLINE_HOLD_DIR/manifests"
+    # 3. Manifests wait too, so that none can name a candidate between the log's reading and the sweep: the
+    # gate shut, a manifest PUT waits at the front until step 7 opens it.
+    rm -f "$ONLINE_HOLD_DIR/gate"
+    t_gate=$(date +%s)
     sleep "$ONLINE_SETTLE_SECONDS"
     # 4. The record since the mark (and GRACE before it): what it names is protected, with what its manifests reference.
     t_read=$(date +%s)
@@ -255,10 +261,11 @@ collect_online() (
     put_back=$(sort -u "$api_tmp/back" | wc -l)
     sort -u "$api_tmp/back" | comm -23 "$api_tmp/aside" - >"$api_tmp/aside.rest"
     mv "$api_tmp/aside.rest" "$api_tmp/aside"
-    # 7. The holds go: Distribution itself now refuses a manifest that names a blob set aside (it checks each
-    # one, the blob-descriptor cache off), and a client that uploads one again stores it anew.
+    # 7. The holds go and the gate opens: Distribution itself now refuses a manifest that names a blob set
+    # aside (it checks each one, the blob-descriptor cache off), and a client that uploads one again stores it anew.
     online_release
     set_aside_end=$(date +%s)
+    echo "online collection: the gate was shut for $((set_aside_end - t_gate)) s (manifest PUTs waited at the front)"
     # 8. The second mark, after the quarantine: a manifest PUT whose blob check passed before the set-aside
     # and that Distribution wrote later than the log's second reading shows as a revision now, whatever its
     # log entry; what any manifest references goes back. A mark that fails five times stops the collection,
