@@ -7,6 +7,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
+import { scriptParameters } from "../../components/consequences/previewConsequences";
 import { type CaddySiteArgs, planCaddySite } from "../../components/externalHost/caddySite";
 import { defaultHostLayout, FRONT_CONTAINER, hostPaths } from "../../components/externalHost/scripts";
 import { promiseOf } from "../../tools/mockRuntime";
@@ -120,5 +121,17 @@ describe("planCaddySite", () => {
         );
         expect(await fingerprint({ ...minimal, pushAccounts: rotating })).not.toBe(base);
         expect(await promiseOf(plan(minimal).reload.args.create as pulumi.Output<string>)).toContain(base);
+    });
+    it("makes the online collection's gate, a link to Distribution's socket, before the front takes a Caddyfile with the holds; none without them", async () => {
+        const apply = async (args: CaddySiteArgs) =>
+            scriptParameters(await promiseOf(plan(args).reload.args.create as pulumi.Output<string>));
+        expect(await apply({ ...minimal, sweepHold: true })).toMatchObject({
+            SWEEP_GATE: `${paths.sweepHold}/gate`,
+            REGISTRY_SOCKET: paths.registrySocket,
+        });
+        expect((await apply(minimal)).SWEEP_GATE).toBe("");
+        // The Caddyfile routes manifest PUTs through that same link.
+        const text = await promiseOf(plan({ ...minimal, sweepHold: true }).files.at(-1)!.args.content as pulumi.Output<string>);
+        expect(text).toContain(`reverse_proxy unix/${paths.sweepHold}/gate {`);
     });
 });
