@@ -12,6 +12,7 @@
  * of an hour and a minute (the script's parameters, replaced in its text), so that garbage the test makes
  * seconds before a collection is collectable and a run takes seconds.
  */
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
@@ -31,7 +32,7 @@ import {
 } from "../../components/externalHost/scripts";
 import { ONLINE_COLLECTION, onlineS3Url } from "../../components/upkeep/onlineCollection";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
-import { pinnedCaddyImage, registryImage } from "../support/dockerImages";
+import { payloadImage, pinnedCaddyImage, registryImage } from "../support/dockerImages";
 import { frontAccountAndTlsFiles } from "../support/externalHostFront";
 import { createNetns, type TestNetns } from "../support/netns";
 import { makeAccount, makeTestCa, type TestAccount, type TestCa } from "../support/realRegistry";
@@ -254,6 +255,36 @@ describe.each(["filesystem", "s3"] as const)("online garbage collection on the e
             rmSync(gate, { force: true });
             symlinkSync(paths.registrySocket, gate);
         }
+    });
+
+    test("docker's push whose manifest comes while the gate is away waits at the front, and lands when the gate is back", async () => {
+        ns.writeEtcFile(`docker/certs.d/${HOST}/ca.crt`, ca.caCertPem);
+        expect(engine.login(HOST, pusher).code).toBe(0);
+        const ref = payloadImage(engine, `${HOST}/hold/docker:${storage}`, { payloadBytes: 64 * 1024 });
+        const gate = onHost(`${paths.sweepHold}/gate`);
+        rmSync(gate);
+        // The gate comes back from a process of its own: docker's push runs synchronously here.
+        const lifter = spawn("sh", ["-c", 'sleep 4; ln -s "$1" "$2"', "sh", paths.registrySocket, gate], { stdio: "ignore" });
+        try {
+            const pushed = engine.docker(["push", ref]);
+            expect(pushed.code, `${pushed.stdout}\n${pushed.stderr}`).toBe(0);
+        } finally {
+            lifter.kill();
+            rmSync(gate, { force: true });
+            symlinkSync(paths.registrySocket, gate);
+        }
+        // The front's log: docker's manifest PUT was held (it took seconds), and answered 201, not 503.
+        const puts = readFileSync(onHost(paths.accessLog), "utf8")
+            .split("\n")
+            .filter((line) => line.includes(`/v2/hold/docker/manifests/${storage}`))
+            .map((line) => JSON.parse(line) as { request: { method: string }; status: number; duration: number })
+            .filter((entry) => entry.request.method === "PUT");
+        expect(puts.map((p) => p.status)).toEqual([201]);
+        expect(puts[0]?.duration).toBeGreaterThan(1);
+        const got = await client.request("GET", `/v2/hold/docker/manifests/${storage}`, undefined, {
+            Accept: "application/vnd.docker.distribution.manifest.v2+json",
+        });
+        expect(got.status, got.body.toString()).toBe(200);
     });
 
     test("the job collects while clients push, mount and retag: Distribution never restarts, no window opens, every image stays whole", {
