@@ -182,12 +182,11 @@ export interface AccessPolicy {
     /**
      * The online collection's hold directory (docs/decisions/online-collection.md): while a file named
      * `sha256:<hex>` exists in it, that blob is being swept, and the front answers a blob check (HEAD on
-     * the blob) 404 `BLOB_UNKNOWN` (the client uploads it), and the commit of an upload of it
-     * (`?digest=`) or a mount of it (`?mount=`) 503 with a short Retry-After. Every manifest PUT reaches
-     * Distribution through the gate, the unix socket `gate` in it (a link to Distribution's socket, which
-     * whoever runs the front keeps there): while the collection has taken the gate away, a manifest PUT
-     * waits at the front (SWEEP_HOLD_WAIT_SECONDS), and lands once the gate is back. Files only: no
-     * reload. Unset: no hold.
+     * the blob) 404 `BLOB_UNKNOWN` (the client uploads it). The commit of an upload of it (`?digest=`), a
+     * mount of it (`?mount=`) and every manifest PUT reach Distribution through the gate, the unix socket
+     * `gate` in it (a link to Distribution's socket, which whoever runs the front keeps there): while the
+     * collection has taken the gate away, they wait at the front (SWEEP_HOLD_WAIT_SECONDS; then 503 with a
+     * short Retry-After), and go on once it is back. Files only: no reload. Unset: no hold.
      */
     readonly sweepHold?: string;
     /**
@@ -320,8 +319,9 @@ export const TOKEN_LIFETIME_SECONDS = 300;
 export const READ_ONLY_RETRY_AFTER_SECONDS = 300;
 
 /**
- * Retry-After (seconds) of the online collection's refusals (`AccessPolicy.sweepHold`): a hold lasts the
- * collection's settle times and its sweep, seconds, not a window's minutes.
+ * Retry-After (seconds) of the online collection's refusal (`AccessPolicy.sweepHold`), for a write that waited
+ * SWEEP_HOLD_WAIT_SECONDS at the gate: a hold lasts the collection's settle times and its sweep, seconds, not a
+ * window's minutes.
  */
 export const SWEEP_HOLD_RETRY_AFTER_SECONDS = 5;
 

@@ -31,35 +31,33 @@ describe("the front's hold", () => {
         expect(text).toContain("\t@sweepHoldManifest {\n\t\tmethod PUT\n\t\tpath_regexp ^/v2/.+/manifests/[^/]+$\n\t}");
     });
 
-    it("answers a held blob check 404 after the read rule, and held writes 503 with a short Retry-After after the push accounts' check", () => {
+    it("answers a held blob check 404 after the read rule", () => {
         const check = text.indexOf("\t\troute @sweepHoldCheck {");
         expect(text.slice(check)).toMatch(
             /^\t\troute @sweepHoldCheck \{\n\t\t\theader Docker-Distribution-Api-Version registry\/2.0\n\t\t\trespond 404\n/,
         );
-        const write = text.indexOf("\t\troute @sweepHoldCommit {");
-        expect(write).toBeGreaterThan(text.indexOf("@write"));
-        expect(write).toBeLessThan(check);
-        for (const matcher of ["@sweepHoldCommit", "@sweepHoldMount"]) {
-            const route = text.slice(text.indexOf(`\t\troute ${matcher} {`));
-            expect(route.slice(0, route.indexOf("\n\t\t}\n"))).toMatch(
-                /request_body \{[\s\S]*Retry-After 5[\s\S]*respond `.*UNAVAILABLE.*` 503$/,
-            );
-        }
+        expect(check).toBeGreaterThan(text.indexOf("@ping"));
     });
 
-    it("sends every manifest PUT through the gate after every policy rule, a connection each, waiting 25 s for it; then the 503", () => {
-        const gate = text.indexOf("\t\troute @sweepHoldManifest {");
-        const route = text.slice(gate, text.indexOf("\n\t\t}\n", gate));
-        expect(route).toMatch(/vars dso_sweep_gate yes\n[\s\S]*reverse_proxy unix\/\/run\/dso-registry\/sweep\/gate \{/);
-        expect(route).toMatch(/lb_try_duration 25s\n/);
-        expect(route).toMatch(/keepalive off\n/);
-        // Writes are retried only where no connection was made: a shut gate, never a PUT Distribution began.
-        expect(route).toMatch(/lb_retry_match \{\n\t+method GET HEAD\n/);
-        expect(route).toContain("header_up -Authorization");
-        // After the push accounts' checks and the read rule; the only route after it is the blob shortcut's and the proxy.
-        for (const earlier of ["@write", "@ping", "route @sweepHoldCheck {"]) expect(gate).toBeGreaterThan(text.indexOf(earlier));
-        expect(text.slice(gate + route.length)).not.toMatch(/\t\troute @(?!blob)/);
-        expect(text.indexOf("reverse_proxy 127.0.0.1:5000")).toBeGreaterThan(gate);
+    it("sends a held commit, a held mount and every manifest PUT through the gate after every policy rule, a connection each, waiting 25 s for it; then the 503", () => {
+        for (const matcher of ["@sweepHoldCommit", "@sweepHoldMount", "@sweepHoldManifest"]) {
+            const gate = text.indexOf(`\t\troute ${matcher} {`);
+            expect(gate, matcher).toBeGreaterThan(0);
+            const route = text.slice(gate, text.indexOf("\n\t\t}\n", gate));
+            expect(route).toMatch(/vars dso_sweep_gate yes\n[\s\S]*reverse_proxy unix\/\/run\/dso-registry\/sweep\/gate \{/);
+            expect(route).toMatch(/lb_try_duration 25s\n/);
+            expect(route).toMatch(/keepalive off\n/);
+            // Writes are retried only where no connection was made: a shut gate, never a write Distribution began.
+            expect(route).toMatch(/lb_retry_match \{\n\t+method GET HEAD\n/);
+            expect(route).toContain("header_up -Authorization");
+            // After the push accounts' checks, the read rule and the held check; only the gate's other routes,
+            // the blob shortcut's and the proxy come after it.
+            for (const earlier of ["@write", "@ping", "route @sweepHoldCheck {"]) expect(gate).toBeGreaterThan(text.indexOf(earlier));
+            expect(text.slice(gate + route.length)).not.toMatch(/\t\troute @(?!blob|sweepHold(Mount|Manifest))/);
+            expect(text.indexOf("reverse_proxy 127.0.0.1:5000")).toBeGreaterThan(gate);
+        }
+        // No write is answered 503 at once any more: the hold's only 503 is the error handler's.
+        expect(text.match(/UNAVAILABLE/g)).toHaveLength(1);
         // The proxy's 502 once the wait is over becomes the collection's 503 with its Retry-After.
         const errors = text.slice(text.indexOf("\thandle_errors {"));
         expect(errors).toContain('@sweepGateShut expression `{err.status_code} == 502 && {vars.dso_sweep_gate} == "yes"`');

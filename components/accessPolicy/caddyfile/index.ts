@@ -57,7 +57,6 @@ import {
     readOnlyMatchers,
     sweepHoldCheckAnswer,
     sweepHoldMatchers,
-    sweepHoldWriteAnswers,
 } from "./signals";
 import { closingRefusal } from "./syntax";
 
@@ -106,7 +105,6 @@ function siteRoutes(policy: AccessPolicy, checks: PasswordChecks): string[] {
         ...checks.check("@write", [policy.pushUsersFile]),
         ...readOnlyAnswer(policy.readOnlySignals ?? []),
         ...(policy.diskFullSignal ? diskFullAnswer() : []),
-        ...(policy.sweepHold ? sweepHoldWriteAnswers() : []),
         ...(policy.scopedPushAccounts ?? []).flatMap((account, i) => scopedRefusal(`@scopedWrite${i}`, account, "\t\t")),
         ...checks.check("@ping", everyone),
         ...(policy.requiresAuthForPull ? checks.check("@read", everyone) : []),

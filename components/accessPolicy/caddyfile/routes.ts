@@ -56,20 +56,19 @@ export function registryProxy(upstream: string, options: { readonly trySeconds?:
 }
 
 /**
- * Every manifest PUT, with the online collection's hold (`AccessPolicy.sweepHold`): to Distribution through
- * the gate, the link `gate` in the hold directory. While the collection has taken the gate away, the proxy
- * finds nothing to connect to and tries again until it is back, for up to SWEEP_HOLD_WAIT_SECONDS: the PUT
- * waits at the front instead of failing, and its body stays unread until then. Each PUT opens a connection
- * of its own (keep-alive off), so none passes a shut gate on a connection pooled before. Placed after every
- * policy rule, just before the proxy to Distribution. Why: docs/decisions/online-collection.md
+ * The online collection's holds on writes (`AccessPolicy.sweepHold`): every manifest PUT, and the commit of an
+ * upload or a mount of a blob being swept, go to Distribution through the gate, the link `gate` in the hold
+ * directory. While the collection has taken the gate away, the proxy finds nothing to connect to and tries
+ * again until it is back, for up to SWEEP_HOLD_WAIT_SECONDS: the write waits at the front instead of failing,
+ * its body unread until then. Each opens a connection of its own (keep-alive off), so none passes a shut gate
+ * on a connection pooled before. Placed after every policy rule, just before the proxy to Distribution.
+ * Why: docs/decisions/online-collection.md
  */
 export function sweepHoldGate(dir: string): string[] {
-    return [
-        "\troute @sweepHoldManifest {",
-        `\t\tvars ${SWEEP_HOLD_GATE_VAR} yes`,
-        ...registryProxy(`unix/${dir}/${SWEEP_HOLD_GATE}`, { trySeconds: SWEEP_HOLD_WAIT_SECONDS, keepalive: false }),
-        "\t}",
-    ].map((line) => `\t${line}`);
+    const proxy = registryProxy(`unix/${dir}/${SWEEP_HOLD_GATE}`, { trySeconds: SWEEP_HOLD_WAIT_SECONDS, keepalive: false });
+    return ["@sweepHoldCommit", "@sweepHoldMount", "@sweepHoldManifest"].flatMap((matcher) =>
+        [`\troute ${matcher} {`, `\t\tvars ${SWEEP_HOLD_GATE_VAR} yes`, ...proxy, "\t}"].map((line) => `\t${line}`),
+    );
 }
 
 /**

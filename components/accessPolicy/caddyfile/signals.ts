@@ -178,8 +178,8 @@ const DIGEST_VALUE = "^sha256:[0-9a-f]{64}$";
 
 /**
  * The online collection's per-digest hold (`AccessPolicy.sweepHold`): a blob check, an upload's commit and a
- * mount that name a digest with a file in the hold directory, and every manifest PUT (which goes through
- * the gate: `sweepHoldGate`). The file matcher looks the name up on each request: creating or removing a
+ * mount that name a digest with a file in the hold directory, and every manifest PUT; the writes go through
+ * the gate (`sweepHoldGate`). The file matcher looks the name up on each request: creating or removing a
  * file needs no reload.
  * A query value names a file only once it is a digest (nothing else reaches the file matcher).
  * Why: docs/decisions/online-collection.md
@@ -213,7 +213,7 @@ export function sweepHoldMatchers(dir: string): string[] {
 
 /**
  * A blob check of a blob being swept: 404, as Distribution answers for a blob it does not have, so the
- * client uploads it (and its commit waits for the hold: `sweepHoldWriteAnswers`). After the read rule and
+ * client uploads it (and its commit waits at the gate: `sweepHoldGate`). After the read rule and
  * the mirrors (whose blobs are not this registry's), before the front serves blob files itself.
  */
 export function sweepHoldCheckAnswer(): string[] {
@@ -227,7 +227,7 @@ export function sweepHoldCheckAnswer(): string[] {
 
 /** The message of the online collection's 503: a retry in seconds goes through. */
 const SWEEP_HOLD_MESSAGE =
-    "garbage collection is removing a blob this request names, or has held manifest writes longer than the front waits: retry in a few seconds";
+    "garbage collection has held this write longer than the front waits (it is removing a blob, or holds manifests while it does): retry in a few seconds";
 
 /** The online collection's 503 (`SWEEP_HOLD_MESSAGE`) with its short Retry-After, at `indent`. */
 function sweepHoldRefusal(indent: string): string[] {
@@ -241,24 +241,11 @@ function sweepHoldRefusal(indent: string): string[] {
     ];
 }
 
-/**
- * The commit of an upload of a blob being swept and a mount of one: 503 with a short Retry-After, after the
- * push accounts' check, the body read first as the window does (`readBodyFirst`).
- */
-export function sweepHoldWriteAnswers(): string[] {
-    return ["@sweepHoldCommit", "@sweepHoldMount"].flatMap((matcher) => [
-        `		route ${matcher} {`,
-        ...readBodyFirst("			"),
-        ...sweepHoldRefusal("			"),
-        "		}",
-    ]);
-}
-
 /** The variable the gate's route sets, by which the site's error handler knows a manifest PUT the gate kept out. */
 export const SWEEP_HOLD_GATE_VAR = "dso_sweep_gate";
 
 /**
- * In the site's error handler: a manifest PUT that waited SWEEP_HOLD_WAIT_SECONDS at the shut gate
+ * In the site's error handler: a write that waited SWEEP_HOLD_WAIT_SECONDS at the shut gate
  * (`sweepHoldGate`) gets the collection's 503 with its Retry-After instead of the proxy's 502, its
  * connection closed (its body may be unread).
  */

@@ -167,7 +167,7 @@ online_put_back_all() {
     : >"$api_tmp/aside"
 }
 
-# online_release: removes every blob's hold and opens the gate (manifest PUTs waiting at the front go on);
+# online_release: removes every blob's hold and opens the gate (the writes waiting at the front go on);
 # runs on every exit of the collection.
 online_release() {
     rm -f "$ONLINE_HOLD_DIR"/sha256:*
@@ -221,11 +221,10 @@ collect_online() (
         echo "online collection: 0 candidates, nothing to sweep"
         exit 0
     fi
-    # 2. The hold: from now on no client learns that a candidate exists, commits one or mounts one.
+    # 2. The hold: from now on no client learns that a candidate exists, and its commit or mount waits at the
+    # front; 3. so do manifests, so that none can name a candidate between the log's reading and the sweep.
+    # The gate shut, those writes wait until step 7 opens it. Then the requests already past the front end.
     while read -r hex; do : >"$ONLINE_HOLD_DIR/sha256:$hex"; done <"$api_tmp/candidates"
-    sleep "$ONLINE_SETTLE_SECONDS"
-    # 3. Manifests wait too, so that none can name a candidate between the log's reading and the sweep: the
-    # gate shut, a manifest PUT waits at the front until step 7 opens it.
     rm -f "$ONLINE_HOLD_DIR/gate"
     t_gate=$(date +%s)
     sleep "$ONLINE_SETTLE_SECONDS"
@@ -265,7 +264,7 @@ collect_online() (
     # aside (it checks each one, the blob-descriptor cache off), and a client that uploads one again stores it anew.
     online_release
     set_aside_end=$(date +%s)
-    echo "online collection: the gate was shut for $((set_aside_end - t_gate)) s (manifest PUTs waited at the front)"
+    echo "online collection: the gate was shut for $((set_aside_end - t_gate)) s (manifest PUTs, and commits and mounts of blobs being swept, waited at the front)"
     # 8. The second mark, after the quarantine: a manifest PUT whose blob check passed before the set-aside
     # and that Distribution wrote later than the log's second reading shows as a revision now, whatever its
     # log entry; what any manifest references goes back. A mark that fails five times stops the collection,
