@@ -39,6 +39,7 @@ import { makeAccount, makeTestCa, type TestAccount, type TestCa } from "../suppo
 import {
     Client,
     clientLoops,
+    heldUntilReleased,
     type Landed,
     MANIFEST_TYPE,
     makeImage,
@@ -231,23 +232,18 @@ describe.each(["filesystem", "s3"] as const)("online garbage collection on the e
         rmSync(gate);
         try {
             expect((await client.request("HEAD", `/v2/hold/a/blobs/${digest}`)).status).toBe(404);
-            const started = Date.now();
-            const landed: Record<string, number> = {};
-            const waiting = {
-                mount: client.request("POST", `/v2/hold/b/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=hold/a`),
-                manifest: client.request("PUT", "/v2/hold/a/manifests/v2", image.manifest, { "Content-Type": MANIFEST_TYPE }),
-            };
-            for (const [what, answer] of Object.entries(waiting))
-                void answer.then(() => {
-                    landed[what] = Date.now();
-                });
-            await sleep(2000);
-            expect(landed).toEqual({});
-            rmSync(onHost(`${paths.sweepHold}/${digest}`));
-            symlinkSync(paths.registrySocket, gate);
-            const answers = await Promise.all([waiting.mount, waiting.manifest]);
-            expect(answers.map((x) => x.status)).toEqual([201, 201]);
-            for (const what of Object.keys(waiting)) expect((landed[what] ?? 0) - started, what).toBeGreaterThanOrEqual(2000);
+            const answers = await heldUntilReleased(
+                {
+                    mount: client.request("POST", `/v2/hold/b/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=hold/a`),
+                    manifest: client.request("PUT", "/v2/hold/a/manifests/v2", image.manifest, { "Content-Type": MANIFEST_TYPE }),
+                },
+                2000,
+                () => {
+                    rmSync(onHost(`${paths.sweepHold}/${digest}`));
+                    symlinkSync(paths.registrySocket, gate);
+                },
+            );
+            expect([answers.mount.status, answers.manifest.status]).toEqual([201, 201]);
         } finally {
             // The link's target is a path inside the front's container: lstat, not exists, tells whether it is there.
             rmSync(onHost(`${paths.sweepHold}/${digest}`), { force: true });

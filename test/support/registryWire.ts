@@ -267,3 +267,33 @@ export async function readBackWhole(client: Client, landed: readonly Landed[]): 
     );
     return blobsToRead.size;
 }
+
+/**
+ * Requests the front must hold: none is answered within `holdMs`; then `release` runs (it may check that other
+ * requests go on meanwhile), and each is answered, no sooner than `holdMs` after the start. The answers, by name.
+ */
+export async function heldUntilReleased<K extends string>(
+    waiting: Readonly<Record<K, Promise<Answer>>>,
+    holdMs: number,
+    release: () => Promise<void> | void,
+): Promise<Record<K, Answer>> {
+    const started = Date.now();
+    const landed: Partial<Record<K, number>> = {};
+    const names = Object.keys(waiting) as K[];
+    for (const name of names)
+        void waiting[name].then(() => {
+            landed[name] = Date.now();
+        });
+    await sleep(holdMs);
+    expect(landed, "answered while held").toEqual({});
+    await release();
+    const answers = {} as Record<K, Answer>;
+    for (const name of names) {
+        answers[name] = await waiting[name];
+        expect(
+            (landed[name] ?? 0) - started,
+            `${name}: answered ${(landed[name] ?? 0) - started} ms after the start`,
+        ).toBeGreaterThanOrEqual(holdMs);
+    }
+    return answers;
+}
