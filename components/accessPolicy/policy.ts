@@ -326,14 +326,14 @@ export const READ_ONLY_RETRY_AFTER_SECONDS = 300;
 export const SWEEP_HOLD_RETRY_AFTER_SECONDS = 5;
 
 /**
- * How long a manifest PUT waits at the front for the online collection's gate to come back
- * (`AccessPolicy.sweepHold`), before it gets that 503 instead: under containerd 2's 30 s for a response's
- * headers (its resolver's default transport; a client that gives up gets no answer at all), well over the
- * seconds a collection holds manifests for a sweep of hundreds of blobs.
+ * How long a write held by the online collection's gate (a manifest PUT, a held blob's commit or mount) waits
+ * at the front for the gate to come back (`AccessPolicy.sweepHold`), before it gets that 503 instead: under
+ * containerd 2's 30 s for a response's headers (its resolver's default transport; a client that gives up gets
+ * no answer at all), well over the seconds a collection holds writes for a sweep of hundreds of blobs.
  */
 export const SWEEP_HOLD_WAIT_SECONDS = 25;
 
-/** The name of the gate in the hold directory: a link to Distribution's unix socket while manifests may pass. */
+/** The name of the gate in the hold directory: a link to Distribution's unix socket while held writes may pass. */
 export const SWEEP_HOLD_GATE = "gate";
 
 /**

@@ -138,7 +138,8 @@ export function hostPaths(layout: HostLayout) {
         readOnlyMarker: `${layout.caddyDir}/read-only`,
         /**
          * The online collection's holds (`AccessPolicy.sweepHold`): a file per blob being swept, and the gate
-         * manifest PUTs pass through (a link to Distribution's socket, away while the collection holds them),
+         * that manifest PUTs and held blobs' commits and mounts pass through (a link to Distribution's socket,
+         * away while the collection holds them),
          * which the front reads per request (through its mount of `caddyDir`) and the collection writes.
          */
         sweepHold: `${layout.caddyDir}/sweep-hold`,
@@ -384,7 +385,7 @@ export function caddyApplyScript(
     const paths = hostPaths(layout);
     return hostScript("caddy-apply.sh", {
         CADDYFILE: layout.caddyfile,
-        // With the online collection's holds: the gate manifest PUTs pass through, a link to Distribution's socket.
+        // With the online collection's holds: the gate held writes pass through, a link to Distribution's socket.
         SWEEP_GATE: sweepHold ? `${paths.sweepHold}/${SWEEP_HOLD_GATE}` : "",
         REGISTRY_SOCKET: paths.registrySocket,
         FILES_FINGERPRINT: reloadFingerprint,

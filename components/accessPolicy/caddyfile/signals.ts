@@ -241,7 +241,7 @@ function sweepHoldRefusal(indent: string): string[] {
     ];
 }
 
-/** The variable the gate's route sets, by which the site's error handler knows a manifest PUT the gate kept out. */
+/** The variable the gate's routes set, by which the site's error handler knows a write the gate kept out. */
 export const SWEEP_HOLD_GATE_VAR = "dso_sweep_gate";
 
 /**

@@ -35,10 +35,11 @@
 # A container named FRONT_NAME (or FRONT_NAME-next, the name a new front is made under) that the stack
 # did not make stops the apply before anything changes (refuse_foreign, container-converge.sh).
 #
-# With the online collection's holds (SWEEP_GATE set), the gate that every manifest PUT passes through is
-# made before the front takes a file that routes through it: a link to Distribution's socket REGISTRY_SOCKET
-# (the path the front's container sees). It is made only where it is missing, under the maintenance lock:
-# a collection in progress has it away on purpose, and puts it back itself when it ends.
+# With the online collection's holds (SWEEP_GATE set), the gate that manifest PUTs (and held blobs' commits
+# and mounts) pass through is made before the front takes a file that routes through it: a link to
+# Distribution's socket REGISTRY_SOCKET (the path the front's container sees). It is made only where it is
+# missing, under the maintenance lock: a collection in progress has it away on purpose, and puts it back
+# itself when it ends.
 #
 # Once the Caddyfile is valid, the front's ports get their cap on connections per client address
 # (connection-cap.sh: the nftables table CAP_TABLE from CAP_NFT, kept in CAP_RULES, loaded at boot by

@@ -4,7 +4,7 @@
 # step is safe, and what is not: docs/decisions/online-collection.md. A script that sources this also
 # sources registry-api.sh (Distribution's own API: REGISTRY_URL, HTTP_CLIENT curl, UNIX_SOCKET) and sets:
 #   ONLINE_HOLD_DIR       the front's hold directory (AccessPolicy.sweepHold), writable here
-#   ONLINE_GATE_TARGET    what the hold's gate links to while manifests may pass: Distribution's unix
+#   ONLINE_GATE_TARGET    what the hold's gate links to while held writes may pass: Distribution's unix
 #                         socket as the front sees it
 #   ONLINE_ACCESS_LOG     the front's JSON access log; its rotated files beside it are read too
 #   ONLINE_GRACE_SECONDS  how long before the mark a client's request still counts (a blob checked then,
