@@ -483,7 +483,21 @@ export function gcScript(
     });
 }
 
-/** /etc/cron.d file for the enabled upkeep jobs (root, logs to syslog through logger). */
+/**
+ * The online collection's holds let go of, as the collection does on every exit of its own: the gate back (a
+ * link to Distribution's socket) and every blob's hold gone, under the maintenance lock (a collection under way
+ * has them in place on purpose). Run at boot: a collection cut by the host going down cannot have done it, and
+ * would leave manifest PUTs waiting, then refused, until the next one.
+ */
+export function onlineHoldsReleased(layout: HostLayout): string {
+    const paths = hostPaths(layout);
+    return `flock ${layout.lockFile} sh -c 'ln -sfn ${paths.registrySocket} ${paths.sweepHold}/${SWEEP_HOLD_GATE} && rm -f ${paths.sweepHold}/sha256:*'`;
+}
+
+/**
+ * /etc/cron.d file for the enabled upkeep jobs (root, logs to syslog through logger); with online collection,
+ * its holds let go of at boot (`onlineHoldsReleased`).
+ */
 export function cronFile(layout: HostLayout, upkeep: UpkeepSpec): string {
     const paths = hostPaths(layout);
     const lines = [
@@ -493,6 +507,9 @@ export function cronFile(layout: HostLayout, upkeep: UpkeepSpec): string {
     ];
     if (upkeep.garbageCollection.enabled) {
         lines.push(`${upkeep.garbageCollection.schedule} root ${paths.gcScript} 2>&1 | logger -t dso-registry-gc`);
+    }
+    if (upkeep.garbageCollection.enabled && upkeep.garbageCollection.mode === "online") {
+        lines.push(`@reboot root ${onlineHoldsReleased(layout)} 2>&1 | logger -t dso-registry-gc`);
     }
     if (upkeep.pulls) {
         lines.push(`17 * * * * root ${paths.pullsScript} 2>&1 | logger -t dso-registry-pulls`);

@@ -6,8 +6,9 @@
  * stack's current one. The collection itself, on a real host: test/integration/externalRegistryHost.onlineGc.test.ts.
  * Covers: components/upkeep/onlineCollection.ts.
  */
-import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
@@ -19,7 +20,7 @@ import {
     resolveExternalRegistryHost,
 } from "../../components/externalHost/externalRegistryHost";
 import { planRegistryContainer } from "../../components/externalHost/registryContainer";
-import { gcScript, hostPaths } from "../../components/externalHost/scripts";
+import { defaultHostLayout, gcScript, hostPaths, onlineHoldsReleased } from "../../components/externalHost/scripts";
 import { planHostUpkeep } from "../../components/externalHost/upkeep";
 import { ONLINE_COLLECTION, onlineS3Url } from "../../components/upkeep/onlineCollection";
 import { hostWithStandIns, marker, spec } from "../support/hostWindow";
@@ -92,6 +93,67 @@ describe("online garbage collection on the external host", () => {
         expect(onlineS3Url({ ...bucket, rootDirectory: "a/b/", endpoint: "http://127.0.0.1:9000" })).toBe(
             "http://127.0.0.1:9000/images/a/b",
         );
+    });
+});
+
+describe("the online collection's holds at boot", () => {
+    /** The cron file as the host's upkeep step places it. */
+    const cron = (args: ExternalRegistryHostArgs) => {
+        const upkeep = plan(args).upkeep;
+        const files = planHostUpkeep(upkeep.name, upkeep.args({ containerFingerprint: "fp" })).files;
+        return String(files.find((f) => f.name === `${upkeep.name}-cron`)?.args.content);
+    };
+
+    it("are let go of at boot in online mode, and only there", () => {
+        const layout = plan(withMode("online")).caddy.args({}).layout;
+        expect(cron(withMode("online"))).toContain(`@reboot root ${onlineHoldsReleased(layout)} 2>&1 | logger -t dso-registry-gc\n`);
+        expect(cron(withMode("window"))).not.toContain("@reboot");
+    });
+
+    it("puts the gate back and removes every blob's hold, once no collection holds the lock", async () => {
+        const dir = mkdtempSync(path.join(tmpdir(), "dso-boot-holds-"));
+        const started: ChildProcess[] = [];
+        try {
+            const base = defaultHostLayout(path.join(dir, "data"));
+            const layout = {
+                ...base,
+                caddyDir: path.join(dir, "caddy"),
+                socketDir: path.join(dir, "run"),
+                lockFile: path.join(dir, "lock"),
+            };
+            const paths = hostPaths(layout);
+            mkdirSync(paths.sweepHold, { recursive: true });
+            for (const name of [`sha256:${"a".repeat(64)}`, `sha256:${"b".repeat(64)}`])
+                writeFileSync(path.join(paths.sweepHold, name), "");
+            // A collection under way holds the lock: nothing changes until it lets go.
+            const letGo = path.join(dir, "let-go");
+            started.push(
+                spawn("flock", [layout.lockFile, "sh", "-c", `while [ ! -e ${letGo} ]; do sleep 0.05; done`], {
+                    stdio: "ignore",
+                    detached: true,
+                }),
+            );
+            for (const deadline = Date.now() + 10_000; spawnSync("flock", ["-n", layout.lockFile, "true"]).status === 0; ) {
+                if (Date.now() > deadline) throw new Error("the stand-in collection did not take the lock");
+                spawnSync("sleep", ["0.05"]);
+            }
+            const released = spawn("sh", ["-c", onlineHoldsReleased(layout)], { stdio: "ignore", detached: true });
+            started.push(released);
+            const exited = new Promise<number | null>((resolve) => released.on("exit", resolve));
+            await new Promise((resolve) => setTimeout(resolve, 500));
+            expect(readdirSync(paths.sweepHold)).toHaveLength(2);
+            writeFileSync(letGo, "");
+            expect(await exited).toBe(0);
+            expect(readdirSync(paths.sweepHold)).toEqual(["gate"]);
+            expect(readlinkSync(path.join(paths.sweepHold, "gate"))).toBe(paths.registrySocket);
+            // Run again (a gate already there): the same.
+            expect(spawnSync("sh", ["-c", onlineHoldsReleased(layout)]).status).toBe(0);
+            expect(readlinkSync(path.join(paths.sweepHold, "gate"))).toBe(paths.registrySocket);
+        } finally {
+            // Each with what it started (flock's shell): each runs in a process group of its own.
+            for (const child of started) if (child.exitCode === null && child.pid) process.kill(-child.pid);
+            rmSync(dir, { recursive: true, force: true });
+        }
     });
 });
 
