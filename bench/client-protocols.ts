@@ -1,8 +1,8 @@
 /**
  * Which HTTP version each registry client speaks to a front that offers both HTTP/1.1 and HTTP/2 over TLS, as
- * the in-cluster sidecar's TLS site does (pods that reach the registry by its name through Service
- * `registry-tls`). Over HTTP/2 an upload through Caddy is held by Go's 1 MiB receive windows
- * (docs/performance.md#uploads-over-http2), so what matters is which clients push that way.
+ * the in-cluster sidecar's TLS site did before every front went to HTTP/1.1 only (`AccessPolicy.http2`). Over
+ * HTTP/2 an upload through Caddy is held by Go's 1 MiB receive windows (docs/performance.md#uploads-over-http2),
+ * so what matters is which clients would push that way, and so lose speed, were it offered.
  *
  * The pinned Caddy on the front's rendered Caddyfile, with its access log, in front of Distribution; each
  * client pushes a small image (skopeo and oras with the push account in a file of their own, containerd's ctr
@@ -14,6 +14,7 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
+import { renderCaddyfile } from "../components/accessPolicy/caddyfile";
 import { pinnedCaddy } from "../test/support/caddyBinaries";
 import { containerd2 } from "../test/support/kindNode";
 import { curlStatus, makeOciImage, skopeoCopy, startContainerd, startRealRegistry, writeHostsDir } from "../test/support/realRegistry";
@@ -63,7 +64,12 @@ function protocolsByClient(accessLog: string): Map<string, Map<string, Map<strin
 
 runBench(async () => {
     const dir = privateDir("client-protocols");
-    const reg = await startRealRegistry({ caddyBinary: pinnedCaddy(), accessLog: true });
+    // HTTP/2 offered (no placement offers it), to see which clients would take it.
+    const reg = await startRealRegistry({
+        caddyBinary: pinnedCaddy(),
+        accessLog: true,
+        caddyfileFor: (p) => renderCaddyfile({ ...p, http2: true }),
+    });
     try {
         if (!/^\s*protocols h1 h2$/m.test(reg.caddyfile ?? "")) throw new Error("the front does not offer HTTP/2: nothing to compare");
         const image = makeOciImage(path.join(dir, "image"), 1024 * 1024);

@@ -2,7 +2,9 @@
  * Throughput of the access policy's Caddy front: a 256 MiB blob on loopback through the external host's
  * rendered Caddyfile (TLS in Caddy) on the pinned Caddy, which every placement runs, against Distribution
  * serving TLS itself, all measured in the same run (every path and every front in each round, in turn), over
- * HTTP/1.1 and HTTP/2; min / median / max of the rounds (5 by default) and the ratio of the medians. Beside each
+ * HTTP/1.1 and HTTP/2; min / median / max of the rounds (5 by default) and the ratio of the medians. "HTTP/2" is what
+ * the client offers: Distribution's own TLS gives it, a front as rendered (HTTP/1.1 only) gives HTTP/1.1, and each
+ * row says the version its transfers went over where it is not the one asked for. Beside each
  * figure, the CPU time the servers spent on one transfer (Distribution's alone, or Caddy's and Distribution's
  * behind a front), from /proc: a figure that, unlike the speed, hardly moves with what else the two cores run.
  * With --pin, curl runs on CPU 0 and every server on the other CPUs, so that the client no longer takes turns
@@ -25,13 +27,13 @@
  *
  * Beside the pinned Caddy's fronts as rendered: --without-body-timeouts adds the pinned Caddy's fronts without
  * the body timeouts (`read_body_idle`, `timeouts { read_timeout }`); --variant-buffer 1MiB adds them with
- * proxy buffers of that size; --variant-binary PATH adds the fronts as rendered on another Caddy binary (a build
+ * proxy buffers of that size; --variant-http2 adds them with HTTP/2 offered; --variant-binary PATH adds the fronts as rendered on another Caddy binary (a build
  * with a change to compare). With --proxy-buffer 64KiB, every proxy-only front's transport reads and writes
  * Distribution's answers with buffers of that size instead of the rendered ones (what a stalled download through
  * the proxy holds: bench/slow-clients.ts).
  *
  *   npx tsx bench/policy-throughput.ts [--size-mib 256] [--runs 5] [--both | --caddy previous] [--without-body-timeouts]
- *     [--variant-buffer 1MiB] [--variant-timeout LINE] [--variant-binary PATH] [--profile-seconds 10 [--profile-push | --profile-file]]
+ *     [--variant-buffer 1MiB] [--variant-timeout LINE] [--variant-http2] [--variant-binary PATH] [--profile-seconds 10 [--profile-push | --profile-file]]
  *     [--proxy-buffer 64KiB] [--pin]
  */
 import { spawn } from "node:child_process";
@@ -47,8 +49,17 @@ import { type RealRegistry, startRealRegistry } from "../test/support/realRegist
 import { freePort, privateDir, removeDir, runOk } from "../test/support/serverProcess";
 import { arg, cpuMs, curl, median, mib, pinCpus, runBench, uploadBlob } from "./support";
 
-/** Bytes per second of one download. */
-function download(reg: RealRegistry, digest: string, http: "1.1" | "2"): number {
+/**
+ * A client that asks for `http` got `version`: HTTP/1.1 is always given when asked; a client that offers HTTP/2
+ * gets it only where the front offers it (`AccessPolicy.http2`), else HTTP/1.1, as ALPN settles.
+ */
+function negotiated(http: "1.1" | "2", version: string | undefined): "1.1" | "2" {
+    if (version === "1.1" || (version === "2" && http === "2")) return version;
+    throw new Error(`asked for HTTP/${http}, got HTTP/${version}`);
+}
+
+/** Bytes per second of one download, and the HTTP version it went over. */
+function download(reg: RealRegistry, digest: string, http: "1.1" | "2"): Transfer {
     const out = curl([
         "--cacert",
         reg.ca.caCertFile,
@@ -60,8 +71,13 @@ function download(reg: RealRegistry, digest: string, http: "1.1" | "2"): number 
         `${reg.url}/v2/bench/blob/blobs/${digest}`,
     ]);
     const [speed, version] = out.trim().split(" ");
-    if (version !== (http === "2" ? "2" : "1.1")) throw new Error(`asked for HTTP/${http}, got HTTP/${version}`);
-    return Number(speed);
+    return { bps: Number(speed), version: negotiated(http, version) };
+}
+
+/** One transfer's speed (bytes per second) and the HTTP version it went over. */
+interface Transfer {
+    readonly bps: number;
+    readonly version: "1.1" | "2";
 }
 
 /** Who answered a blob GET: Distribution's ETag is the quoted digest, Caddy's file server's is not. */
@@ -75,15 +91,18 @@ function servedBy(reg: RealRegistry, digest: string): "Distribution" | "file" {
  * start an upload, one PATCH with the whole body, PUT with the digest; the time of the three together. With
  * the push account (`withAuth`), given on curl's stdin.
  */
-function push(reg: RealRegistry, file: string, digest: string, http: "1.1" | "2", withAuth: boolean): number {
+function push(reg: RealRegistry, file: string, digest: string, http: "1.1" | "2", withAuth: boolean): Transfer {
     const auth = withAuth ? `user = "${reg.push.username}:${reg.push.password}"\n` : "";
     const common = ["-K", "-", "--cacert", reg.ca.caCertFile, http === "2" ? "--http2" : "--http1.1", "-D", "-", "-o", "/dev/null"];
-    const step = (args: string[]): { location: string; seconds: number } => {
+    const step = (args: string[]): { location: string; seconds: number; version: "1.1" | "2" } => {
         const out = curl([...common, "-w", "\n%{time_total} %{http_version}", ...args], auth);
         const [seconds, version] = out.trim().split("\n").at(-1)!.split(" ");
-        if (version !== (http === "2" ? "2" : "1.1")) throw new Error(`asked for HTTP/${http}, got HTTP/${version}`);
         const location = /^location:\s*(\S+)/im.exec(out)?.[1] ?? "";
-        return { location: location.startsWith("/") ? reg.url + location : location, seconds: Number(seconds) };
+        return {
+            location: location.startsWith("/") ? reg.url + location : location,
+            seconds: Number(seconds),
+            version: negotiated(http, version),
+        };
     };
     const started = step(["-X", "POST", `${reg.url}/v2/bench/blob/blobs/uploads/`]);
     if (!started.location) throw new Error("no upload location after POST");
@@ -92,7 +111,7 @@ function push(reg: RealRegistry, file: string, digest: string, http: "1.1" | "2"
     if (!patched.location) throw new Error("no upload location after PATCH");
     const target = `${patched.location}${patched.location.includes("?") ? "&" : "?"}digest=${digest}`;
     const put = step(["-X", "PUT", "-H", "Content-Length: 0", target]);
-    return statSync(file).size / (started.seconds + patched.seconds + put.seconds);
+    return { bps: statSync(file).size / (started.seconds + patched.seconds + put.seconds), version: patched.version };
 }
 
 /**
@@ -137,6 +156,8 @@ interface CaddyUnderTest {
     readonly binary: string;
     readonly label: string;
     readonly edit: (caddyfile: string) => string;
+    /** Policy fields rendered instead of the front's own (`--variant-http2`: HTTP/2 offered). */
+    readonly policy?: Partial<AccessPolicy>;
 }
 
 /**
@@ -172,6 +193,9 @@ function caddysUnderTest(): CaddyUnderTest[] {
             edit: (t) => t.replace(/^\t\ttimeouts \{\n/m, `\t\ttimeouts {\n\t\t\t${line}\n`),
         });
     });
+    // --variant-http2: the pinned Caddy with HTTP/2 offered beside HTTP/1.1 (`AccessPolicy.http2`), as every front
+    // rendered before they went to HTTP/1.1 only.
+    if (process.argv.includes("--variant-http2")) variants.push({ ...pinned, label: "pinned, HTTP/2 offered", policy: { http2: true } });
     // --variant-binary PATH: another Caddy build (one with a change of yours to compare) on the front as rendered.
     process.argv.forEach((a, j) => {
         if (a !== "--variant-binary") return;
@@ -210,13 +234,15 @@ async function main(): Promise<void> {
     const all: Fronts[] = [];
     try {
         for (const caddy of caddys) {
-            // The external host's front as it ships: the host's Caddyfile shape, HTTP/2 offered.
+            // The external host's front as it ships: the host's Caddyfile shape, HTTP/1.1 only as every front.
             const adminPort = await freePort();
             const shippedAdminPort = process.argv.includes("--profile-file") ? await freePort() : undefined;
             const hostFront = (p: AccessPolicy) =>
-                caddy.edit(renderCaddyfile(shippedAdminPort ? { ...p, admin: `127.0.0.1:${shippedAdminPort}` } : p));
+                caddy.edit(
+                    renderCaddyfile({ ...p, ...caddy.policy, ...(shippedAdminPort ? { admin: `127.0.0.1:${shippedAdminPort}` } : {}) }),
+                );
             const proxiedFront = (p: AccessPolicy) => {
-                const text = caddy.edit(renderCaddyfile({ ...p, admin: `127.0.0.1:${adminPort}` }));
+                const text = caddy.edit(renderCaddyfile({ ...p, ...caddy.policy, admin: `127.0.0.1:${adminPort}` }));
                 return buffer ? text.replace(/(read|write)_buffer \S+/g, `$1_buffer ${buffer}`) : text;
             };
             const proxied = await startRealRegistry({ blobShortcut: false, caddyfileFor: proxiedFront, caddyBinary: caddy.binary });
@@ -265,14 +291,18 @@ async function main(): Promise<void> {
         ];
         const key = (p: Path, who: string) => `${p.label}|${who}`;
         const results = new Map<string, number[]>();
+        /** The HTTP versions a path's transfers went over (a client offering HTTP/2 gets HTTP/1.1 from a front without it). */
+        const versions = new Map<string, Set<string>>();
         /** The CPU time the servers of a path spent on each transfer (Caddy's and Distribution's together behind a front). */
         const cpu = new Map<string, number[]>();
         const add = (to: Map<string, number[]>, k: string, v: number) => to.set(k, [...(to.get(k) ?? []), v]);
-        const record = (k: string, reg: RealRegistry, transfer: () => number) => {
+        const record = (k: string, reg: RealRegistry, transfer: () => Transfer) => {
             const pids = [reg.caddyPid, reg.registryPid].filter((pid): pid is number => pid !== undefined);
             const before = cpuMs(pids);
-            add(results, k, transfer());
+            const done = transfer();
+            add(results, k, done.bps);
             add(cpu, k, cpuMs(pids) - before);
+            versions.set(k, (versions.get(k) ?? new Set<string>()).add(`HTTP/${done.version}`));
         };
         for (let round = 0; round < runs; round++) {
             for (const p of paths) {
@@ -296,7 +326,12 @@ async function main(): Promise<void> {
         const ratio = (x: number[], base: number[]) => `${(median(x) / median(base)).toFixed(2)}x`;
         for (const p of paths) {
             const base = results.get(key(p, "direct"))!;
-            console.log(`\n${p.label}: registry-TLS ${spread(base)} ${cpuSpread(key(p, "direct"))}`);
+            /** The version a path's transfers went over, where it is not the one the client asked for. */
+            const over = (k: string) => {
+                const got = [...versions.get(k)!];
+                return got.length === 1 && got[0] === `HTTP/${p.http}` ? "" : ` (over ${got.join(", ")})`;
+            };
+            console.log(`\n${p.label}: registry-TLS ${spread(base)} ${cpuSpread(key(p, "direct"))}${over(key(p, "direct"))}`);
             for (const f of all) {
                 const columns = p.push
                     ? [["front", f.caddy.label]]
@@ -306,7 +341,7 @@ async function main(): Promise<void> {
                       ];
                 const cells = columns.map(([name, k]) => {
                     const values = results.get(key(p, k!))!;
-                    return `${name} ${spread(values)} ${ratio(values, base)} ${cpuSpread(key(p, k!))}`;
+                    return `${name} ${spread(values)} ${ratio(values, base)} ${cpuSpread(key(p, k!))}${over(key(p, k!))}`;
                 });
                 console.log(`  ${f.caddy.label.padEnd(28)} ${cells.join("   ")}`);
             }

@@ -84,7 +84,7 @@ async function main(): Promise<void> {
         const stalled = started.connections.length;
         const protocols = [...new Set(started.connections.map((c) => c.protocol))].join(", ") || "-";
         console.log(
-            `external host's front (TLS, protocols ${connections.http2 === false ? "h1" : "h1 h2"}, idle ${connections.idleSeconds} s), pinned Caddy, environment ${JSON.stringify(FRONT_ENVIRONMENT)}`,
+            `external host's front (TLS, protocols ${connections.http2 === true ? "h1 h2" : "h1"}, idle ${connections.idleSeconds} s), pinned Caddy, environment ${JSON.stringify(FRONT_ENVIRONMENT)}`,
         );
         console.log(
             `${KIND} (ALPN gave ${protocols}): ${stalled} of ${COUNT} stalled ${openedIn === undefined ? `by the end (${SECONDS} s)` : `in ${openedIn.toFixed(1)} s`} (${started.failed.length} failed${started.failed.length ? `: ${[...new Set(started.failed)].slice(0, 3).join("; ")}` : ""}); at most ${mostOpen} open at once`,

@@ -118,12 +118,15 @@ export interface AccessPolicy {
     /** Same-origin web UI (the external host): requests under /registry/ go to this upstream without the prefix (e.g. "127.0.0.1:8081"). */
     readonly uiUpstream?: string;
     /**
-     * HTTP/2 offered beside HTTP/1.1 (ALPN); unset: offered. Off for a Caddy built with a Go older than the
-     * HTTP/2 rapid-reset fix (CVE-2023-44487, Go 1.20.10 and 1.21.3), such as Debian 12's Caddy 2.6.2
-     * (Go 1.19.8) (docs/decisions/access-policy.md#http2-on-the-host), and where what each connection holds
-     * must be bounded (the external host, whose connections are capped per client address: one HTTP/2
+     * HTTP/2 offered beside HTTP/1.1 (ALPN) when true; unset or false: HTTP/1.1 only, which is what every
+     * placement renders. Through Caddy, an upload over HTTP/2 gets Go's 1 MiB receive window, which Caddy
+     * leaves at its default, and runs at about 0.7x of the same upload over HTTP/1.1; registry clients
+     * gain nothing from HTTP/2 (docker, containerd, podman and skopeo use HTTP/1.1 over TLS even where it is
+     * offered). HTTP/1.1 also keeps what a connection holds bounded one connection at a time (one HTTP/2
      * connection carries up to 250 requests, and a frame may cost the front 1 MiB;
-     * docs/access-policy.md#connection-limits). Registry clients work the same over HTTP/1.1.
+     * docs/access-policy.md#connection-limits). Never for a Caddy built with a Go older than the HTTP/2
+     * rapid-reset fix (CVE-2023-44487, Go 1.20.10 and 1.21.3), such as Debian 12's Caddy 2.6.2.
+     * Why: docs/decisions/access-policy.md#http2-on-the-host
      */
     readonly http2?: boolean;
     /**

@@ -536,13 +536,17 @@ describe.each(SHAPES)("$placement: the attacks", ({ scheme, caddyfileFor }) => {
     });
 
     test.runIf(scheme === "https")(
-        "where the front offers HTTP/2 (the sidecar's TLS site) it holds under rapid reset: streams cancelled as soon as opened never get more than 250 password checks at once",
+        "where a front offers HTTP/2 (AccessPolicy.http2) it holds under rapid reset: streams cancelled as soon as opened never get more than 250 password checks at once",
         async () => {
-            // The rendering's default, HTTP/2 offered (the external host's front offers HTTP/1.1 only:
-            // docs/access-policy.md#connection-limits). Why the pinned Caddy may offer it:
+            // HTTP/2 offered, as a policy may ask (no placement does: every front speaks HTTP/1.1 only, which
+            // this does not rely on). Why the pinned Caddy may offer it:
             // docs/decisions/access-policy.md#http2-on-the-host. The front's Go runtime counts its goroutines on
             // the metrics listener: one per handler running.
-            const front = await startRealRegistry({ metrics: true, caddyfileFor: renderCaddyfile, caddyBinary: pinnedCaddy() });
+            const front = await startRealRegistry({
+                metrics: true,
+                caddyfileFor: (p: AccessPolicy) => renderCaddyfile({ ...p, http2: true }),
+                caddyBinary: pinnedCaddy(),
+            });
             started.push(front);
             const goroutines = async () => {
                 const text = await (await fetch(`http://127.0.0.1:${front.metricsPorts?.caddy}/metrics`)).text();

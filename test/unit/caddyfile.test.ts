@@ -78,18 +78,19 @@ describe("renderCaddyfile rules", () => {
         );
     });
 
-    test("offers HTTP/2 unless the policy turns it off (the external host), and caps request heads in size and time", () => {
-        expect(renderCaddyfile(base)).toContain("\t\tprotocols h1 h2\n");
+    test("offers HTTP/1.1 only unless the policy asks for HTTP/2, and caps request heads in size and time", () => {
+        expect(renderCaddyfile(base)).toContain("\t\tprotocols h1\n");
         expect(renderCaddyfile({ ...base, http2: false })).toContain("\t\tprotocols h1\n");
+        expect(renderCaddyfile({ ...base, http2: true })).toContain("\t\tprotocols h1 h2\n");
         expect(renderCaddyfile(base)).toMatch(/\n\t\tmax_header_size 16KiB\n/);
-        expect(renderCaddyfile(base)).toMatch(/\n\t\t\tread_header 10s\n\t\t\tidle 5m\n\t\t\twrite_max_chunk 1MiB\n\t\t\}\n/);
+        expect(renderCaddyfile(base)).toMatch(/\n\t\t\tread_header 10s\n\t\t\tidle 5m\n\t\t\}\n/);
     });
 
     test("where HTTP/2 is offered, the write deadline is reset once a MiB (WRITE_MAX_CHUNK); HTTP/1.1 keeps Caddy's 64 KiB", () => {
         expect(WRITE_MAX_CHUNK).toBe("1MiB");
-        expect(renderCaddyfile(base).match(/write_max_chunk/g)).toHaveLength(1);
-        expect(renderCaddyfile({ ...base, http2: false })).not.toContain("write_max_chunk");
-        expect(renderCaddyfile({ ...base, tls: { kind: "plain-http" } })).not.toContain("write_max_chunk");
+        expect(renderCaddyfile({ ...base, http2: true }).match(/write_max_chunk/g)).toHaveLength(1);
+        expect(renderCaddyfile(base)).not.toContain("write_max_chunk");
+        expect(renderCaddyfile({ ...base, http2: true, tls: { kind: "plain-http" } })).not.toContain("write_max_chunk");
     });
 
     test("the external host's front: HTTP/1.1 only, and a connection with no request in flight closed after 10 s, as a slow head is", () => {

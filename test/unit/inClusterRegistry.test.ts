@@ -449,6 +449,9 @@ describe("validation", () => {
         const rules = (s: string) => s.split("\n").filter((l) => l.includes("basicauth") || l.includes("respond @"));
         expect(rules(secure!)).toEqual(rules(plain!.slice(plain!.indexOf("http://:5000 {"))));
         expect(text.match(/^\tauto_https .*/gm)).toEqual(["\tauto_https disable_redirects"]);
+        // Pods that push through Service registry-tls get HTTP/1.1 (uploads through Caddy run slower over HTTP/2).
+        expect(text.match(/^\t\tprotocols .*/gm)).toEqual(["\t\tprotocols h1"]);
+        expect(text).not.toContain("write_max_chunk");
     });
 
     const env = { kind: "env", name: IN_CLUSTER.readOnlyEnv } as const;

@@ -27,9 +27,10 @@ describe("globalOptions", () => {
         expect(options.filter((l) => /^\t(auto_https|email|acme_ca)/.test(l))).toEqual(lines);
     });
 
-    it("offers HTTP/2 unless the policy turns it off, and never HTTP/3", () => {
-        expect(globalOptions(BASE_POLICY)).toContain("\t\tprotocols h1 h2");
+    it("offers HTTP/1.1 only unless the policy asks for HTTP/2, and never HTTP/3", () => {
+        expect(globalOptions(BASE_POLICY)).toContain("\t\tprotocols h1");
         expect(globalOptions({ ...BASE_POLICY, http2: false })).toContain("\t\tprotocols h1");
+        expect(globalOptions({ ...BASE_POLICY, http2: true })).toContain("\t\tprotocols h1 h2");
     });
 
     it("keeps a connection with no request in flight 5 minutes behind a proxy, and the policy's seconds where clients connect themselves", () => {

@@ -37,12 +37,12 @@ export function globalOptions(policy: AccessPolicy): string[] {
         `\t\t\tread_header ${READ_HEADER_SECONDS}s`,
         `\t\t\tidle ${policy.idleSeconds === undefined ? "5m" : `${policy.idleSeconds}s`}`,
         // Where clients get HTTP/2 (offered, over TLS), the write deadline is reset once a MiB instead of every 64 KiB.
-        ...(policy.http2 === false || policy.tls.kind === "plain-http" ? [] : [`\t\t\twrite_max_chunk ${WRITE_MAX_CHUNK}`]),
+        ...(policy.http2 === true && policy.tls.kind !== "plain-http" ? [`\t\t\twrite_max_chunk ${WRITE_MAX_CHUNK}`] : []),
         "\t\t}",
         // HTTP/3 is not used by registry clients; without it there is no UDP listener to firewall. HTTP/2
-        // only where the Caddy that runs has the rapid-reset fix and connections need not be bounded one by
-        // one (`AccessPolicy.http2`).
-        `\t\tprotocols h1${policy.http2 === false ? "" : " h2"}`,
+        // only where the policy asks for it (`AccessPolicy.http2`; no placement does: uploads through Caddy
+        // run slower over it).
+        `\t\tprotocols h1${policy.http2 === true ? " h2" : ""}`,
         `\t\tmax_header_size ${MAX_HEADER_SIZE}`,
         // Behind a Gateway's controller: the client it names in X-Forwarded-For, read right to left past
         // the trusted proxies, so an address a client writes in front of it is never taken.
