@@ -125,9 +125,15 @@ export function describeOnlineCollection(storage: Storage): void {
                     writeFileSync(curlConfig, `user = "${s3.credentials.accessKeyId}:${s3.credentials.secretAccessKey}"\n`, {
                         mode: 0o600,
                     });
-                script = path.join(registry.dir, "online-collect");
+                script = writeCollector("online-collect", {});
+            });
+
+            /** The collection script with the test's timings, or `timings` instead; its path. */
+            const writeCollector = (name: string, timings: { graceSeconds?: number; quarantineSeconds?: number }) => {
+                const curlConfig = path.join(registry.dir, "s3-curl.conf");
+                const file = path.join(registry.dir, name);
                 writeFileSync(
-                    script,
+                    file,
                     renderShellScript(path.join(__dirname, "onlineCollection.sh"), {
                         REGISTRY_URL: `http://127.0.0.1:${registry.registryPort}`,
                         HTTP_CLIENT: "curl",
@@ -136,9 +142,9 @@ export function describeOnlineCollection(storage: Storage): void {
                         ONLINE_HOLD_DIR: registry.sweepHoldDir as string,
                         ONLINE_GATE_TARGET: registry.gateTarget as string,
                         ONLINE_ACCESS_LOG: registry.accessLogFile as string,
-                        ONLINE_GRACE_SECONDS: GRACE_SECONDS,
+                        ONLINE_GRACE_SECONDS: timings.graceSeconds ?? GRACE_SECONDS,
                         ONLINE_SETTLE_SECONDS: SETTLE_SECONDS,
-                        ONLINE_QUARANTINE_SECONDS: QUARANTINE_SECONDS,
+                        ONLINE_QUARANTINE_SECONDS: timings.quarantineSeconds ?? QUARANTINE_SECONDS,
                         ONLINE_STORE: s3 ? "" : registry.dataDir,
                         ONLINE_S3_URL: s3 ? `${s3.endpoint}/${bucket}/registry` : "",
                         ONLINE_S3_REGION: S3_REGION,
@@ -146,7 +152,8 @@ export function describeOnlineCollection(storage: Storage): void {
                     }),
                     { mode: 0o700 },
                 );
-            });
+                return file;
+            };
 
             afterAll(async () => {
                 client?.agent.destroy();
@@ -166,8 +173,12 @@ export function describeOnlineCollection(storage: Storage): void {
             });
 
             /** One online collection; its summary line parsed. */
-            const collectOnline = async () => {
-                const out = await runAsync("sh", [script], { env: collectEnv(), timeoutMs: 300_000 });
+            const collectOnline = async (collector = script, timeoutSeconds = 300) => {
+                // coreutils' timeout signals the script's whole process group, its sleeps too.
+                const out = await runAsync("timeout", ["-s", "KILL", String(timeoutSeconds), "sh", collector], {
+                    env: collectEnv(),
+                    timeoutMs: (timeoutSeconds + 10) * 1000,
+                });
                 expect(out.code, `${out.stdout}\n${out.stderr}`).toBe(0);
                 const m = /(\d+) candidates, (\d+) protected .*, (\d+) swept, (\d+) bytes reclaimed/.exec(out.stdout);
                 const [candidates, protectedCount, swept, bytes] = m ? m.slice(1).map(Number) : [0, 0, 0, 0];
@@ -176,6 +187,23 @@ export function describeOnlineCollection(storage: Storage): void {
                 expect(shut !== null, out.stdout).toBe((candidates ?? 0) > 0);
                 return { candidates, protected: protectedCount, swept, bytes, gateSeconds: Number(shut?.[1] ?? 0), out: out.stdout };
             };
+
+            test("every candidate protected (blobs uploaded within the grace, named by no manifest): the gate shuts and opens again, nothing is set aside, and the collection ends without waiting out the quarantine", async () => {
+                const orphans = [randomBytes(2048), randomBytes(3072)];
+                for (const data of orphans) await client.pushBlob("protected/orphans", data);
+                // A grace of ten minutes protects them; a quarantine of ten minutes would outlast the two minutes
+                // the run is given, were it waited for with nothing aside.
+                const collector = writeCollector("online-collect-protected", { graceSeconds: 600, quarantineSeconds: 600 });
+                const done = await collectOnline(collector, 120);
+                expect(done.candidates, done.out).toBe(orphans.length);
+                expect(done.protected, done.out).toBe(orphans.length);
+                expect(done.swept, done.out).toBe(0);
+                const onDisk = blobsOnDisk(storageRoot());
+                for (const data of orphans) expect(onDisk.get(sha(data))).toBe(data.length);
+                const hold = readdirSync(registry.sweepHoldDir as string);
+                expect(hold).toEqual(["gate"]);
+                expect((await client.request("HEAD", `/v2/protected/orphans/blobs/sha256:${sha(orphans[0] as Buffer)}`)).status).toBe(200);
+            });
 
             test("the hold: a held blob's check 404; with the gate away, its commit, its mount and a manifest PUT wait at the front and land when it is back, while reads and other commits go on", async () => {
                 const image = makeImage([randomBytes(1000), randomBytes(1200)]);

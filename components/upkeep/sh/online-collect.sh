@@ -268,28 +268,31 @@ collect_online() (
     # 8. The second mark, after the quarantine: a manifest PUT whose blob check passed before the set-aside
     # and that Distribution wrote later than the log's second reading shows as a revision now, whatever its
     # log entry; what any manifest references goes back. A mark that fails five times stops the collection,
-    # which puts back everything still aside.
-    wait_left=$((set_aside_end + ONLINE_QUARANTINE_SECONDS - $(date +%s)))
-    [ "$wait_left" -le 0 ] || sleep "$wait_left"
-    online_mark "$api_tmp/mark2" "$@" || {
-        echo "the second mark failed five times: what was set aside goes back, nothing is removed" >&2
-        exit 1
-    }
-    sed -n 's/^.*: marking \(manifest\|blob\) sha256:\([0-9a-f]\{64\}\) *$/\2/p' "$api_tmp/mark2" | sort -u |
-        comm -12 "$api_tmp/aside" - >"$api_tmp/referenced"
-    while read -r hex; do online_put_back "$hex" || exit 1; done <"$api_tmp/referenced"
-    referenced=$(wc -l <"$api_tmp/referenced")
-    comm -23 "$api_tmp/aside" "$api_tmp/referenced" >"$api_tmp/drop"
-    # 9. What stays aside is removed for good.
-    swept=0 bytes=0
-    # The blobs put back are no longer aside; each one dropped leaves the list, so that a failure puts back only the rest.
-    cp "$api_tmp/drop" "$api_tmp/aside"
-    while read -r hex; do
-        b=$(online_drop "$hex") || { echo "removing blob sha256:$hex failed: the collection stops, $swept removed" >&2; exit 1; }
-        swept=$((swept + 1)) bytes=$((bytes + b))
-        grep -vx "$hex" "$api_tmp/aside" >"$api_tmp/aside.rest" || :
-        mv "$api_tmp/aside.rest" "$api_tmp/aside"
-    done <"$api_tmp/drop"
+    # which puts back everything still aside. With nothing aside (every candidate protected or put back),
+    # there is nothing for the quarantine to wait for.
+    referenced=0 swept=0 bytes=0
+    if [ -s "$api_tmp/aside" ]; then
+        wait_left=$((set_aside_end + ONLINE_QUARANTINE_SECONDS - $(date +%s)))
+        [ "$wait_left" -le 0 ] || sleep "$wait_left"
+        online_mark "$api_tmp/mark2" "$@" || {
+            echo "the second mark failed five times: what was set aside goes back, nothing is removed" >&2
+            exit 1
+        }
+        sed -n 's/^.*: marking \(manifest\|blob\) sha256:\([0-9a-f]\{64\}\) *$/\2/p' "$api_tmp/mark2" | sort -u |
+            comm -12 "$api_tmp/aside" - >"$api_tmp/referenced"
+        while read -r hex; do online_put_back "$hex" || exit 1; done <"$api_tmp/referenced"
+        referenced=$(wc -l <"$api_tmp/referenced")
+        comm -23 "$api_tmp/aside" "$api_tmp/referenced" >"$api_tmp/drop"
+        # 9. What stays aside is removed for good.
+        # The blobs put back are no longer aside; each one dropped leaves the list, so that a failure puts back only the rest.
+        cp "$api_tmp/drop" "$api_tmp/aside"
+        while read -r hex; do
+            b=$(online_drop "$hex") || { echo "removing blob sha256:$hex failed: the collection stops, $swept removed" >&2; exit 1; }
+            swept=$((swept + 1)) bytes=$((bytes + b))
+            grep -vx "$hex" "$api_tmp/aside" >"$api_tmp/aside.rest" || :
+            mv "$api_tmp/aside.rest" "$api_tmp/aside"
+        done <"$api_tmp/drop"
+    fi
     [ "$put_back" -eq 0 ] || echo "online collection: $put_back blobs put back (named by a manifest put while the sweep ran)"
     [ "$referenced" -eq 0 ] || echo "online collection: $referenced blobs put back (referenced by a manifest the second mark found)"
     echo "online collection: $candidates candidates, $(wc -l <"$api_tmp/kept") protected (named by requests since $((ONLINE_GRACE_SECONDS)) s before the mark, or referenced by manifests they named), $swept swept, $bytes bytes reclaimed"
