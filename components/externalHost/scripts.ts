@@ -413,6 +413,7 @@ export function caddyRemoveScript(layout: HostLayout): string {
         CADDYFILE: layout.caddyfile,
         FRONT_NAME: FRONT_CONTAINER,
         FRONT_DIR: layout.frontDir,
+        SWEEP_HOLD: hostPaths(layout).sweepHold,
         ...connectionCapRemoveParams(connectionCapPaths(layout)),
     });
 }

@@ -27,14 +27,17 @@ import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import bcrypt from "bcryptjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SWEEP_HOLD_GATE } from "../../components/accessPolicy/policy";
 import { CONNECTION_CAP_TABLE, CONNECTIONS_PER_ADDRESS } from "../../components/externalHost/connectionCap";
 import { monitoringPaths } from "../../components/externalHost/hostMonitoring";
-import { defaultHostLayout, hostPaths } from "../../components/externalHost/scripts";
+import { defaultHostLayout, hostPaths, onlineHoldsReleased } from "../../components/externalHost/scripts";
 import { JOB_METRICS } from "../../components/monitoring/jobMetrics";
+import { PROJECT } from "../../components/shared/facts";
 import { payloadImage } from "../support/dockerImages";
 import { REGISTRY } from "../support/prodHosts";
 import { PROD_STACK, type ProdStack, startBackupTarget, startProdStack } from "../support/prodStack";
 import { fillPlaceholders, runbookCommand } from "../support/runbooks";
+import { runAsync } from "../support/serverProcess";
 import type { SftpTarget } from "../support/sftpTarget";
 
 const STACK = PROD_STACK;
@@ -518,13 +521,108 @@ describe("prod stack, real engine, on hosts of its own", () => {
     );
 
     it(
+        "garbage collection turned online: `up` gives the front its gate and the cron file its boot entry; the collection its cron line runs holds an unreferenced blob, shuts and opens the gate and sweeps nothing young, while docker's pushes through the front land",
+        async () => {
+            const layout = defaultHostLayout(DATA_DIR);
+            const paths = hostPaths(layout);
+            await ws().pulumiOk([
+                "config",
+                "set",
+                "--path",
+                `${PROJECT}:registry.maintenance.garbageCollection.mode`,
+                "online",
+                "-s",
+                STACK,
+            ]);
+            const up = await ws().pulumi(["up", "--yes", "--skip-preview", "-s", STACK], { timeoutMs: 10 * 60_000 });
+            expect(up.code, up.stdout.slice(-10_000) + up.stderr).toBe(0);
+            const gate = `${paths.sweepHold}/${SWEEP_HOLD_GATE}`;
+            expect(registryHost().run("readlink", [gate]).stdout.trim()).toBe(paths.registrySocket);
+            const cron = registryHost().readFile("/etc/cron.d/dso-registry") ?? "";
+            expect(cron).toContain(`@reboot root ${onlineHoldsReleased(layout)} `);
+            const job = cron.split("\n").find((line) => !line.startsWith("@") && line.includes(` root ${paths.gcScript} `));
+            expect(job, cron).toBeDefined();
+
+            // A blob no manifest names, uploaded with the push account (given on curl's stdin): a candidate of the
+            // collection, protected by its upload a moment before (the grace is an hour).
+            const orphan = registryHost().run(
+                "sh",
+                [
+                    "-c",
+                    [
+                        "set -eu",
+                        'account=$(cat); f=$(mktemp); head -c 4096 /dev/urandom >"$f"',
+                        'digest=sha256:$(sha256sum "$f" | cut -d" " -f1)',
+                        `api="https://${REGISTRY}/v2/docker-internal/p2c/orphans/blobs/uploads/"`,
+                        `loc=$(printf '%s\\n' "$account" | curl -sS -K - --cacert ${hosts().pebbleRootFile} -X POST -D - -o /dev/null "$api" | sed -n 's/^[Ll]ocation: *//p' | tr -d '\\r')`,
+                        `case $loc in /*) loc="https://${REGISTRY}$loc" ;; esac`,
+                        "case $loc in *\\?*) sep='&' ;; *) sep='?' ;; esac",
+                        `code=$(printf '%s\\n' "$account" | curl -sS -K - --cacert ${hosts().pebbleRootFile} -X PUT -H 'Content-Type: application/octet-stream' --data-binary @"$f" -o /dev/null -w '%{http_code}' "$loc\${sep}digest=$digest")`,
+                        'rm -f "$f"; echo "$code $digest"',
+                    ].join("\n"),
+                ],
+                { input: `user = "jenkins-push:${secrets().containerRegistryPassword}"` },
+            );
+            const [code, digest] = orphan.stdout.trim().split(" ");
+            expect(code, orphan.stdout + orphan.stderr).toBe("201");
+
+            // docker pushes through the front, one after another, while the job runs as root as cron runs it.
+            const pusher = hosts().engine.client();
+            expect(pusher.login(REGISTRY, { username: "jenkins-push", password: secrets().containerRegistryPassword }).code).toBe(0);
+            const refs = Array.from({ length: 8 }, (_, i) => payloadImage(pusher, `${REGISTRY}/docker-internal/p2c/online:${i}`));
+            let finished = false;
+            const collection = runAsync(...registryHost().wrap("timeout", ["-s", "KILL", "300", paths.gcScript]), {
+                env: { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" },
+                timeoutMs: 310_000,
+            }).finally(() => {
+                finished = true;
+            });
+            const pushed: string[] = [];
+            for (const ref of refs) {
+                if (finished) break;
+                const push = pusher.docker(["push", ref]);
+                expect(push.code, push.stdout + push.stderr).toBe(0);
+                pushed.push(ref);
+                await new Promise((resolve) => setImmediate(resolve));
+            }
+            const done = await collection;
+            expect(done.code, done.stdout + done.stderr).toBe(0);
+            const said = done.stdout.split("\n").filter((line) => line.startsWith("online collection:"));
+            console.log(`online collection beside ${pushed.length} docker pushes:\n${said.join("\n")}`);
+            expect(done.stdout).toMatch(/the gate was shut for \d+ s/);
+            const summary = /(\d+) candidates, (\d+) protected .*, (\d+) swept, (\d+) bytes reclaimed/.exec(done.stdout);
+            expect(summary, done.stdout).not.toBeNull();
+            const [candidates, protectedCount, swept] = (summary as RegExpExecArray).slice(1, 4).map(Number);
+            expect(candidates).toBeGreaterThanOrEqual(1);
+            expect(protectedCount).toBe(candidates);
+            expect(swept).toBe(0);
+            // The gate is back, no hold is left, and what was pushed reads back, the unreferenced blob too.
+            expect(registryHost().run("readlink", [gate]).stdout.trim()).toBe(paths.registrySocket);
+            expect(registryHost().run("ls", ["-A", paths.sweepHold]).stdout.trim()).toBe(SWEEP_HOLD_GATE);
+            expect(pushed.length).toBeGreaterThan(0);
+            const anonymous = hosts().engine.client();
+            for (const ref of pushed) anonymous.dockerOk(["pull", ref]);
+            const hex = (digest ?? "").replace(/^sha256:/, "");
+            expect(registryHost().exists(`${DATA_DIR}/docker/registry/v2/blobs/sha256/${hex.slice(0, 2)}/${hex}/data`)).toBe(true);
+            pusher.dockerOk(["logout", REGISTRY]);
+        },
+        15 * 60_000,
+    );
+
+    it(
         "`destroy` removes what the stack made and leaves the registry's data (purgeDataOnDestroy off)",
         async () => {
             const destroy = await ws().pulumi(["destroy", "--yes", "-s", STACK], { timeoutMs: 15 * 60_000 });
             expect(destroy.code, destroy.stdout.slice(-10_000) + destroy.stderr).toBe(0);
             expect(hosts().runningContainers()).toEqual([]);
             expect(registryHost().exists(`${TAG_DIR}/current/link`)).toBe(true);
-            for (const file of ["/etc/cron.d/dso-registry", "/etc/cron.d/dso-registry-mirrors", "/usr/local/sbin/dso-registry-backup"])
+            for (const file of [
+                "/etc/cron.d/dso-registry",
+                "/etc/cron.d/dso-registry-mirrors",
+                "/usr/local/sbin/dso-registry-backup",
+                // The online collection's hold directory and its gate (the collection ran in online mode above).
+                hostPaths(defaultHostLayout(DATA_DIR)).sweepHold,
+            ])
                 expect([file, registryHost().exists(file)]).toEqual([file, false]);
             for (const { host } of hosts().nodes) expect(host.readFile("/etc/rancher/k3s/registries.yaml") ?? "").not.toContain(REGISTRY);
             expect(stack.jenkins.credentials.size).toBe(0);

@@ -4,8 +4,9 @@
 # registry's data does: a stack deployed again on this host takes them up without a new ACME order.
 # The front's connection cap goes with it (connection-cap.sh: the nftables table CAP_TABLE, its rules file
 # CAP_RULES and its boot entry CAP_BOOT). A container named FRONT_NAME that the stack did not make stays,
-# and so do the Caddyfile and the cap.
-: "${CADDYFILE:?}" "${FRONT_NAME:?}" "${FRONT_DIR:?}" "${CAP_TABLE:?}" "${CAP_RULES:?}" "${CAP_BOOT:?}"
+# and so do the Caddyfile and the cap. The online collection's hold directory SWEEP_HOLD (its gate, and any
+# hold a collection cut short left) goes with the front that read it.
+: "${CADDYFILE:?}" "${FRONT_NAME:?}" "${FRONT_DIR:?}" "${SWEEP_HOLD:?}" "${CAP_TABLE:?}" "${CAP_RULES:?}" "${CAP_BOOT:?}"
 set -eu
 # shellcheck source=../../upkeep/sh/container-engine.sh
 . "$(dirname "$0")/../../upkeep/sh/container-engine.sh"
@@ -16,5 +17,6 @@ set -eu
 if delete_container "$FRONT_NAME"; then
     echo "# The dso-registry site was removed by pulumi destroy; its certificates stay in $FRONT_DIR." >"${DSO_ROOT:-}$CADDYFILE"
     connection_cap_remove
+    rm -rf "${DSO_ROOT:-}$SWEEP_HOLD"
     echo "removed the front (caddy) and its site"
 fi
