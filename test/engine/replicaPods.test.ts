@@ -159,8 +159,17 @@ function curlPod(podIp: string, args: readonly string[], auth = true) {
         ...args,
     ]);
 }
-const status = (headers: string) => Number(/^HTTP\/[\d.]+ (\d{3})/m.exec(headers)?.[1] ?? 0);
-const header = (headers: string, name: string) => new RegExp(`^${name}: *(.*?)\\r?$`, "im").exec(headers)?.[1] ?? "";
+/**
+ * The final answer's head in curl's `-D -` output. Interim answers come before it: over HTTP/1.1 (the front's
+ * only protocol) curl sends `Expect: 100-continue` with a body over 1 MiB and prints the `100 Continue` it gets.
+ */
+const finalHead = (headers: string) =>
+    headers
+        .split(/\r?\n\r?\n/)
+        .filter((head) => head.trim() !== "")
+        .at(-1) ?? "";
+const status = (headers: string) => Number(/^HTTP\/[\d.]+ (\d{3})/m.exec(finalHead(headers))?.[1] ?? 0);
+const header = (headers: string, name: string) => new RegExp(`^${name}: *(.*?)\\r?$`, "im").exec(finalHead(headers))?.[1] ?? "";
 const sha256 = (data: Buffer) => `sha256:${createHash("sha256").update(data).digest("hex")}`;
 
 /** The upload URL of an answer's Location, as a URL by the registry's name. */
