@@ -536,6 +536,8 @@ describe("prod stack, real engine, on hosts of its own", () => {
             ]);
             const up = await ws().pulumi(["up", "--yes", "--skip-preview", "-s", STACK], { timeoutMs: 10 * 60_000 });
             expect(up.code, up.stdout.slice(-10_000) + up.stderr).toBe(0);
+            // A second `up` in online mode plans nothing (the gate made only where missing, the scripts as placed).
+            await expectNoChanges("up");
             const gate = `${paths.sweepHold}/${SWEEP_HOLD_GATE}`;
             expect(registryHost().run("readlink", [gate]).stdout.trim()).toBe(paths.registrySocket);
             const cron = registryHost().readFile("/etc/cron.d/dso-registry") ?? "";
